@@ -1,0 +1,518 @@
+#include "http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct rc_http {
+    CURL *easy;
+    CURLM *multi; /* created on the first stream */
+    struct curl_slist *extra;
+    size_t max_response;
+    long timeout_ms;
+    long connects;
+    rc_log_fn log;
+    void *log_ud;
+    /* per-transfer state */
+    rc_http_resp *resp;
+    int too_big;
+    int streaming;
+    rc_ndjson nd;
+    int nd_ret;
+    const atomic_int *stop;
+    char rid_prefix[40];
+    unsigned long long rid_seq;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_OK;
+
+static void global_init(void)
+{
+    /* Never paired with curl_global_cleanup(): the process may have other curl users. */
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void logf_(rc_http *h, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void logf_(rc_http *h, int level, const char *fmt, ...)
+{
+    if (!h->log)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    h->log(level, msg, h->log_ud);
+}
+
+int64_t rc_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t rc_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int rc_sleep_ms(long ms, int wake_fd, const atomic_int *stop)
+{
+    int64_t end = rc_now_ms() + ms;
+    for (;;) {
+        if (stop && atomic_load(stop))
+            return 1;
+        int64_t left = end - rc_now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {wake_fd, POLLIN, 0};
+        int n =
+            poll(wake_fd >= 0 ? &p : NULL, wake_fd >= 0 ? 1 : 0, (int)(left > 100 ? 100 : left));
+        if (n > 0 && (p.revents & POLLIN))
+            return 1;
+    }
+}
+
+int rc_buf_urlenc(rc_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned c = *p;
+        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == '~';
+        if (plain) {
+            if (rc_buf_putc(b, (char)c) < 0)
+                return -1;
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            if (rc_buf_append(b, e, 3) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *ud)
+{
+    rc_http *h = ud;
+    size_t len = size * n;
+    rc_http_resp *r = h->resp;
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        /* A new response (after 100-continue or a redirect): forget earlier headers. */
+        r->request_id[0] = r->content_type[0] = '\0';
+        r->retry_after_ms = -1;
+        return len;
+    }
+    const char *colon = memchr(data, ':', len);
+    if (!colon)
+        return len;
+    size_t nlen = (size_t)(colon - data);
+    const char *v = colon + 1;
+    const char *end = data + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    size_t vlen = (size_t)(end - v);
+    char *dst = NULL;
+    size_t cap = 0;
+    if (nlen == 12 && strncasecmp(data, "x-request-id", 12) == 0) {
+        dst = r->request_id;
+        cap = sizeof r->request_id;
+    } else if (nlen == 12 && strncasecmp(data, "content-type", 12) == 0) {
+        dst = r->content_type;
+        cap = sizeof r->content_type;
+    } else if (nlen == 11 && strncasecmp(data, "retry-after", 11) == 0) {
+        char tmp[32];
+        if (vlen && vlen < sizeof tmp) {
+            memcpy(tmp, v, vlen);
+            tmp[vlen] = '\0';
+            char *e;
+            long s = strtol(tmp, &e, 10);
+            if (*e == '\0' && s >= 0 && s < 86400)
+                r->retry_after_ms = s * 1000;
+        }
+        return len;
+    }
+    if (dst) {
+        if (vlen >= cap)
+            vlen = cap - 1;
+        memcpy(dst, v, vlen);
+        dst[vlen] = '\0';
+    }
+    return len;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud)
+{
+    rc_http *h = ud;
+    size_t len = size * n;
+    if (h->stop && atomic_load(h->stop))
+        return 0;
+    if (h->streaming) {
+        long status = 0;
+        curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status < 300) {
+            int r = rc_ndjson_feed(&h->nd, data, len);
+            if (r) {
+                h->nd_ret = r;
+                return 0;
+            }
+            return len;
+        }
+    }
+    if (h->resp->body.len + len > h->max_response) {
+        h->too_big = 1;
+        return 0;
+    }
+    if (rc_buf_append(&h->resp->body, data, len) < 0) {
+        h->too_big = 2;
+        return 0;
+    }
+    return len;
+}
+
+static int sockopt_cb(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)fd;
+    (void)purpose;
+    rc_http *h = ud;
+    h->connects++;
+    return CURL_SOCKOPT_OK;
+}
+
+int rc_http_new(rc_http **out, const rc_http_config *cfg)
+{
+    if (!out || !cfg)
+        return RC_EINVAL;
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK)
+        return RC_ENOMEM;
+    rc_http *h = calloc(1, sizeof *h);
+    if (!h)
+        return RC_ENOMEM;
+    h->easy = curl_easy_init();
+    if (!h->easy) {
+        free(h);
+        return RC_ENOMEM;
+    }
+    h->max_response = cfg->max_response ? cfg->max_response : (64u << 20);
+    h->timeout_ms = cfg->timeout_ms;
+    h->log = cfg->log;
+    h->log_ud = cfg->log_ud;
+    if (cfg->request_id_prefix)
+        snprintf(h->rid_prefix, sizeof h->rid_prefix, "%s", cfg->request_id_prefix);
+    struct curl_slist *l = curl_slist_append(NULL, "Expect:");
+    if (!l)
+        goto nomem;
+    h->extra = l;
+    for (const char *const *p = cfg->extra_headers; p && *p; p++) {
+        l = curl_slist_append(h->extra, *p);
+        if (!l)
+            goto nomem;
+        h->extra = l;
+    }
+    CURL *e = h->easy;
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, cfg->user_agent ? cfg->user_agent : "rc-http");
+    if (cfg->connect_timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, h);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, h);
+    curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+    curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, h);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cfg->verify_tls ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cfg->verify_tls ? 2L : 0L);
+    if (cfg->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
+    if (cfg->ca_path)
+        curl_easy_setopt(e, CURLOPT_CAPATH, cfg->ca_path);
+    *out = h;
+    return RC_OK;
+nomem:
+    curl_slist_free_all(h->extra);
+    curl_easy_cleanup(h->easy);
+    free(h);
+    return RC_ENOMEM;
+}
+
+void rc_http_free(rc_http *h)
+{
+    if (!h)
+        return;
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
+    curl_easy_cleanup(h->easy);
+    curl_slist_free_all(h->extra);
+    rc_ndjson_free(&h->nd);
+    free(h);
+}
+
+long rc_http_connects(const rc_http *h)
+{
+    return h ? h->connects : 0;
+}
+
+void rc_http_resp_init(rc_http_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    r->retry_after_ms = -1;
+}
+
+void rc_http_resp_free(rc_http_resp *r)
+{
+    if (r)
+        rc_buf_free(&r->body);
+}
+
+static void resp_clear(rc_http_resp *r)
+{
+    rc_buf_reset(&r->body);
+    r->status = 0;
+    r->request_id[0] = r->content_type[0] = r->error[0] = '\0';
+    r->retry_after_ms = -1;
+    r->reused_connection = 0;
+}
+
+static struct curl_slist *build_headers(rc_http *h, const char *content_type, int has_body)
+{
+    struct curl_slist *l = NULL, *t;
+    for (struct curl_slist *p = h->extra; p; p = p->next) {
+        t = curl_slist_append(l, p->data);
+        if (!t)
+            goto fail;
+        l = t;
+    }
+    if (h->rid_prefix[0]) {
+        char line[96];
+        snprintf(line, sizeof line, "X-Request-Id: %s-%llu", h->rid_prefix, ++h->rid_seq);
+        t = curl_slist_append(l, line);
+        if (!t)
+            goto fail;
+        l = t;
+    }
+    if (has_body && content_type) {
+        char line[160];
+        snprintf(line, sizeof line, "Content-Type: %s", content_type);
+        t = curl_slist_append(l, line);
+        if (!t)
+            goto fail;
+        l = t;
+    }
+    return l;
+fail:
+    curl_slist_free_all(l);
+    return NULL;
+}
+
+static int map_curl(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_OK:
+        return RC_OK;
+    case CURLE_OPERATION_TIMEDOUT:
+        return RC_ETIMEOUT;
+    case CURLE_OUT_OF_MEMORY:
+        return RC_ENOMEM;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return RC_ECONNECT;
+    default:
+        return RC_ETRANSPORT;
+    }
+}
+
+int rc_http_request(rc_http *h, const char *method, const char *url, const char *body,
+                    size_t body_len, const char *content_type, rc_http_resp *resp)
+{
+    if (!h || !method || !url || !resp)
+        return RC_EINVAL;
+    struct curl_slist *hdrs = build_headers(h, content_type, body != NULL);
+    if (!hdrs)
+        return RC_ENOMEM;
+    CURL *e = h->easy;
+    int is_get = strcmp(method, "GET") == 0;
+    int rc = RC_ETRANSPORT;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        resp_clear(resp);
+        h->resp = resp;
+        h->too_big = 0;
+        h->streaming = 0;
+        h->stop = NULL;
+        curl_easy_setopt(e, CURLOPT_URL, url);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms > 0 ? h->timeout_ms : 0L);
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, attempt ? 1L : 0L);
+        if (is_get) {
+            curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+        } else {
+            curl_easy_setopt(e, CURLOPT_POST, 1L);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") ? method : NULL);
+        }
+        CURLcode cc = curl_easy_perform(e);
+        long new_conns = 0;
+        curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &new_conns);
+        resp->reused_connection = new_conns == 0;
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+        if (cc == CURLE_OK) {
+            rc = RC_OK;
+            break;
+        }
+        if (cc == CURLE_WRITE_ERROR && h->too_big) {
+            rc = h->too_big == 2 ? RC_ENOMEM : RC_ETOOBIG;
+            snprintf(resp->error, sizeof resp->error, "response body larger than %zu bytes",
+                     h->max_response);
+            break;
+        }
+        snprintf(resp->error, sizeof resp->error, "%s", curl_easy_strerror(cc));
+        rc = map_curl(cc);
+        /* The server may close a kept-alive connection while idle; when the request died on
+         * such a connection before any response byte arrived, it never reached the handler:
+         * send it again once on a fresh connection. */
+        int nothing = resp->status == 0 && resp->body.len == 0;
+        if (attempt == 0 && new_conns == 0 && nothing &&
+            (cc == CURLE_GOT_NOTHING || cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR)) {
+            logf_(h, 1, "kept-alive connection was closed (%s); reconnecting",
+                  curl_easy_strerror(cc));
+            continue;
+        }
+        break;
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hdrs);
+    h->resp = NULL;
+    /* POSTFIELDS points at the caller's body: never leave it referenced. */
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+    return rc;
+}
+
+int rc_http_stream(rc_http *h, const char *url, const rc_http_stream_cfg *cfg, rc_http_resp *resp)
+{
+    if (!h || !url || !cfg || !cfg->on_line || !resp)
+        return RC_EINVAL;
+    if (!h->multi) {
+        h->multi = curl_multi_init();
+        if (!h->multi)
+            return RC_ENOMEM;
+    }
+    struct curl_slist *hdrs = build_headers(h, NULL, 0);
+    if (!hdrs)
+        return RC_ENOMEM;
+    CURL *e = h->easy;
+    resp_clear(resp);
+    h->resp = resp;
+    h->too_big = 0;
+    h->streaming = 1;
+    h->stop = cfg->stop;
+    h->nd_ret = 0;
+    rc_ndjson_free(&h->nd);
+    rc_ndjson_init(&h->nd, cfg->max_line, cfg->on_line, cfg->ud);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L);
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 0L);
+
+    int rc = RC_OK;
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+        rc = RC_ENOMEM;
+        goto out;
+    }
+    CURLcode done = CURLE_OK;
+    int finished = 0, stopped = 0;
+    while (!finished) {
+        if (cfg->stop && atomic_load(cfg->stop)) {
+            stopped = 1;
+            break;
+        }
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(h->multi, &running);
+        if (mc != CURLM_OK) {
+            rc = RC_ETRANSPORT;
+            snprintf(resp->error, sizeof resp->error, "%s", curl_multi_strerror(mc));
+            break;
+        }
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(h->multi, &left))) {
+            if (m->msg == CURLMSG_DONE) {
+                done = m->data.result;
+                finished = 1;
+            }
+        }
+        if (finished || !running) {
+            finished = 1;
+            break;
+        }
+        struct curl_waitfd wfd = {cfg->wake_fd, CURL_WAIT_POLLIN, 0};
+        mc = curl_multi_poll(h->multi, cfg->wake_fd >= 0 ? &wfd : NULL, cfg->wake_fd >= 0 ? 1 : 0,
+                             1000, NULL);
+        if (mc != CURLM_OK) {
+            rc = RC_ETRANSPORT;
+            break;
+        }
+        if (wfd.revents & CURL_WAIT_POLLIN) {
+            stopped = 1;
+            break;
+        }
+    }
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+    curl_multi_remove_handle(h->multi, e);
+    if (stopped) {
+        rc = RC_ESTOPPED;
+    } else if (finished && rc == RC_OK) {
+        if (done == CURLE_OK) {
+            rc = RC_OK;
+        } else if (done == CURLE_WRITE_ERROR && h->nd_ret) {
+            if (h->nd_ret == RC_NDJSON_ETOOLONG) {
+                rc = RC_ETOOBIG;
+                snprintf(resp->error, sizeof resp->error, "stream line longer than %zu bytes",
+                         cfg->max_line);
+            } else if (h->nd_ret == RC_NDJSON_ENOMEM) {
+                rc = RC_ENOMEM;
+            } else {
+                rc = RC_ECALLBACK;
+                if (cfg->cb_ret)
+                    *cfg->cb_ret = h->nd_ret;
+            }
+        } else if (done == CURLE_WRITE_ERROR && cfg->stop && atomic_load(cfg->stop)) {
+            rc = RC_ESTOPPED;
+        } else if (done == CURLE_WRITE_ERROR && h->too_big) {
+            rc = h->too_big == 2 ? RC_ENOMEM : RC_ETOOBIG;
+        } else {
+            rc = map_curl(done);
+            snprintf(resp->error, sizeof resp->error, "%s", curl_easy_strerror(done));
+        }
+    }
+out:
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hdrs);
+    h->resp = NULL;
+    h->streaming = 0;
+    h->stop = NULL;
+    rc_ndjson_reset(&h->nd);
+    return rc;
+}

@@ -1,0 +1,540 @@
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A decoded message. All strings live in one arena; the pointers are fixed up after decoding. */
+struct driftq_message {
+    const char *topic, *group, *owner; /* borrowed from the consume, or in the arena (dup) */
+    int partition;
+    int64_t offset;
+    int attempts;
+    size_t key_len, value_len;
+    const char *key, *value, *last_error, *json;
+    const char *routing_label, *routing_meta;
+    int has_env;
+    driftq_envelope env;
+    rc_buf arena;
+    int owned; /* 1 for driftq_message_dup copies: free() the struct too */
+};
+
+enum {
+    F_KEY,
+    F_VALUE,
+    F_LASTERR,
+    F_JSON,
+    F_RLABEL,
+    F_RMETA,
+    F_RUN,
+    F_STEP,
+    F_PARENT,
+    F_TENANT,
+    F_IDEM,
+    F_TARGET,
+    F_TOPIC,
+    F_GROUP,
+    F_OWNER,
+    F_COUNT
+};
+
+typedef struct {
+    size_t off[F_COUNT];
+    int set[F_COUNT];
+} offsets;
+
+static int arena_put(rc_buf *a, offsets *o, int f, const char *s, size_t len)
+{
+    o->off[f] = a->len;
+    o->set[f] = 1;
+    if (rc_buf_append(a, s, len) < 0 || rc_buf_putc(a, '\0') < 0)
+        return -1;
+    return 0;
+}
+
+static const char *at(const rc_buf *a, const offsets *o, int f)
+{
+    return o->set[f] ? a->data + o->off[f] : NULL;
+}
+
+/* Parses an RFC 3339 timestamp into Unix ms; 0 when unparsable. */
+static int64_t parse_rfc3339(const char *s)
+{
+    int Y, M, D, h, m, sec, n = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6)
+        return 0;
+    const char *p = s + n;
+    int64_t ms = 0;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 3)
+                ms = ms * 10 + (*p - '0');
+        for (; digits < 3; digits++)
+            ms *= 10;
+    }
+    int64_t off = 0;
+    if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
+            return 0;
+        off = (int64_t)(oh * 60 + om) * 60 * (*p == '+' ? 1 : -1);
+    } else if (*p != 'Z' && *p != 'z') {
+        return 0;
+    }
+    struct tm tm = {0};
+    tm.tm_year = Y - 1900;
+    tm.tm_mon = M - 1;
+    tm.tm_mday = D;
+    tm.tm_hour = h;
+    tm.tm_min = m;
+    tm.tm_sec = sec;
+    time_t t = timegm(&tm);
+    return ((int64_t)t - off) * 1000 + ms;
+}
+
+static int get_str(json_object *o, const char *k, const char **s, size_t *len)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null))
+        return 0;
+    if (json_object_is_type(v, json_type_string)) {
+        *s = json_object_get_string(v);
+        *len = (size_t)json_object_get_string_len(v);
+    } else {
+        *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+        *len = strlen(*s);
+    }
+    return 1;
+}
+
+/* Decodes one NDJSON line into m (which is reset first). Returns 0, -1 (bad line), -2 (nomem). */
+static int decode(struct driftq_message *m, json_tokener *tok, const char *line, size_t len,
+                  char *why, size_t why_cap)
+{
+    rc_buf_reset(&m->arena);
+    offsets o;
+    memset(&o, 0, sizeof o);
+    json_tokener_reset(tok);
+    json_object *root = json_tokener_parse_ex(tok, line, (int)len);
+    if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+        !json_object_is_type(root, json_type_object)) {
+        json_object_put(root);
+        snprintf(why, why_cap, "stream line is not a JSON object: %.120s", line);
+        return -1;
+    }
+    json_object *v;
+    int rc = 0;
+    if (!json_object_object_get_ex(root, "partition", &v) ||
+        !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+        json_object_get_int64(v) > INT32_MAX) {
+        snprintf(why, why_cap, "stream message has no valid partition: %.120s", line);
+        rc = -1;
+        goto out;
+    }
+    m->partition = (int)json_object_get_int64(v);
+    if (!json_object_object_get_ex(root, "offset", &v) || !json_object_is_type(v, json_type_int) ||
+        json_object_get_int64(v) < 0) {
+        snprintf(why, why_cap, "stream message has no valid offset: %.120s", line);
+        rc = -1;
+        goto out;
+    }
+    m->offset = json_object_get_int64(v);
+    m->attempts = json_object_object_get_ex(root, "attempts", &v) ? json_object_get_int(v) : 0;
+    const char *s;
+    size_t sl;
+    rc_buf *a = &m->arena;
+    int e = 0;
+    m->key_len = m->value_len = 0;
+    if (get_str(root, "key", &s, &sl)) {
+        e |= arena_put(a, &o, F_KEY, s, sl);
+        m->key_len = sl;
+    }
+    if (get_str(root, "value", &s, &sl)) {
+        e |= arena_put(a, &o, F_VALUE, s, sl);
+        m->value_len = sl;
+    }
+    if (get_str(root, "last_error", &s, &sl))
+        e |= arena_put(a, &o, F_LASTERR, s, sl);
+    e |= arena_put(a, &o, F_JSON, line, len);
+    json_object *r;
+    if (json_object_object_get_ex(root, "routing", &r) &&
+        json_object_is_type(r, json_type_object)) {
+        if (get_str(r, "label", &s, &sl))
+            e |= arena_put(a, &o, F_RLABEL, s, sl);
+        json_object *meta;
+        if (json_object_object_get_ex(r, "meta", &meta) &&
+            !json_object_is_type(meta, json_type_null)) {
+            s = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
+            e |= arena_put(a, &o, F_RMETA, s, strlen(s));
+        }
+    }
+    json_object *env;
+    driftq_envelope d = DRIFTQ_ENVELOPE_INIT;
+    m->env = d;
+    m->has_env = json_object_object_get_ex(root, "envelope", &env) &&
+                 json_object_is_type(env, json_type_object);
+    if (m->has_env) {
+        static const char *const names[] = {"run_id",    "step_id",         "parent_step_id",
+                                            "tenant_id", "idempotency_key", "target_topic"};
+        for (int i = 0; i < 6; i++)
+            if (get_str(env, names[i], &s, &sl))
+                e |= arena_put(a, &o, F_RUN + i, s, sl);
+        if (json_object_object_get_ex(env, "deadline", &v) &&
+            json_object_is_type(v, json_type_string))
+            m->env.deadline_ms = parse_rfc3339(json_object_get_string(v));
+        if (json_object_object_get_ex(env, "partition_override", &v) &&
+            json_object_is_type(v, json_type_int))
+            m->env.partition_override = json_object_get_int(v);
+        json_object *rp;
+        if (json_object_object_get_ex(env, "retry_policy", &rp) &&
+            json_object_is_type(rp, json_type_object)) {
+            if (json_object_object_get_ex(rp, "max_attempts", &v))
+                m->env.retry_policy.max_attempts = json_object_get_int(v);
+            if (json_object_object_get_ex(rp, "backoff_ms", &v))
+                m->env.retry_policy.backoff_ms = json_object_get_int64(v);
+            if (json_object_object_get_ex(rp, "max_backoff_ms", &v))
+                m->env.retry_policy.max_backoff_ms = json_object_get_int64(v);
+        }
+    }
+    if (m->owned) {
+        /* A copy owns its routing strings too. */
+        e |= arena_put(a, &o, F_TOPIC, m->topic, strlen(m->topic));
+        e |= arena_put(a, &o, F_GROUP, m->group, strlen(m->group));
+        e |= arena_put(a, &o, F_OWNER, m->owner, strlen(m->owner));
+    }
+    if (e) {
+        rc = -2;
+        goto out;
+    }
+    /* The arena no longer moves: fix up the pointers. */
+    m->key = at(a, &o, F_KEY);
+    m->value = at(a, &o, F_VALUE);
+    m->last_error = at(a, &o, F_LASTERR);
+    m->json = at(a, &o, F_JSON);
+    m->routing_label = at(a, &o, F_RLABEL);
+    m->routing_meta = at(a, &o, F_RMETA);
+    m->env.run_id = at(a, &o, F_RUN);
+    m->env.step_id = at(a, &o, F_STEP);
+    m->env.parent_step_id = at(a, &o, F_PARENT);
+    m->env.tenant_id = at(a, &o, F_TENANT);
+    m->env.idempotency_key = at(a, &o, F_IDEM);
+    m->env.target_topic = at(a, &o, F_TARGET);
+    if (m->owned) {
+        m->topic = at(a, &o, F_TOPIC);
+        m->group = at(a, &o, F_GROUP);
+        m->owner = at(a, &o, F_OWNER);
+    }
+out:
+    json_object_put(root);
+    return rc;
+}
+
+DRIFTQ_API const char *driftq_message_topic(const driftq_message *m)
+{
+    return m ? m->topic : NULL;
+}
+DRIFTQ_API const char *driftq_message_group(const driftq_message *m)
+{
+    return m ? m->group : NULL;
+}
+DRIFTQ_API const char *driftq_message_owner(const driftq_message *m)
+{
+    return m ? m->owner : NULL;
+}
+DRIFTQ_API int driftq_message_partition(const driftq_message *m)
+{
+    return m ? m->partition : -1;
+}
+DRIFTQ_API int64_t driftq_message_offset(const driftq_message *m)
+{
+    return m ? m->offset : -1;
+}
+DRIFTQ_API int driftq_message_attempts(const driftq_message *m)
+{
+    return m ? m->attempts : 0;
+}
+DRIFTQ_API const char *driftq_message_key(const driftq_message *m, size_t *len)
+{
+    if (len)
+        *len = m && m->key ? m->key_len : 0;
+    return m && m->key ? m->key : "";
+}
+DRIFTQ_API const char *driftq_message_value(const driftq_message *m, size_t *len)
+{
+    if (len)
+        *len = m && m->value ? m->value_len : 0;
+    return m && m->value ? m->value : "";
+}
+DRIFTQ_API const char *driftq_message_last_error(const driftq_message *m)
+{
+    return m && m->last_error ? m->last_error : "";
+}
+DRIFTQ_API const driftq_envelope *driftq_message_envelope(const driftq_message *m)
+{
+    return m && m->has_env ? &m->env : NULL;
+}
+DRIFTQ_API const char *driftq_message_routing_label(const driftq_message *m)
+{
+    return m && m->routing_label ? m->routing_label : "";
+}
+DRIFTQ_API const char *driftq_message_routing_meta_json(const driftq_message *m)
+{
+    return m ? m->routing_meta : NULL;
+}
+DRIFTQ_API const char *driftq_message_json(const driftq_message *m)
+{
+    return m && m->json ? m->json : "";
+}
+
+DRIFTQ_API int driftq_message_dup(driftq_message **out, const driftq_message *src)
+{
+    if (!out || !src || !src->json)
+        return DRIFTQ_EINVAL;
+    struct driftq_message *m = calloc(1, sizeof *m);
+    json_tokener *tok = json_tokener_new();
+    if (!m || !tok) {
+        free(m);
+        if (tok)
+            json_tokener_free(tok);
+        return DRIFTQ_ENOMEM;
+    }
+    m->owned = 1;
+    m->topic = src->topic ? src->topic : "";
+    m->group = src->group ? src->group : "";
+    m->owner = src->owner ? src->owner : "";
+    char why[200];
+    int r = decode(m, tok, src->json, strlen(src->json), why, sizeof why);
+    json_tokener_free(tok);
+    if (r) {
+        driftq_message_free(m);
+        return r == -2 ? DRIFTQ_ENOMEM : DRIFTQ_EPROTOCOL;
+    }
+    *out = m;
+    return DRIFTQ_OK;
+}
+
+DRIFTQ_API void driftq_message_free(driftq_message *m)
+{
+    if (!m || !m->owned)
+        return;
+    rc_buf_free(&m->arena);
+    free(m);
+}
+
+DRIFTQ_API int driftq_message_ack(driftq_client *c, const driftq_message *m)
+{
+    if (!c || !m)
+        return DRIFTQ_EINVAL;
+    return driftq_ack(c, m->topic, m->group, m->owner, m->partition, m->offset);
+}
+
+DRIFTQ_API int driftq_message_nack(driftq_client *c, const driftq_message *m, const char *reason)
+{
+    if (!c || !m)
+        return DRIFTQ_EINVAL;
+    return driftq_nack(c, m->topic, m->group, m->owner, m->partition, m->offset, reason);
+}
+
+/* ---- consume ---- */
+
+DRIFTQ_API int driftq_consume_options_init(driftq_consume_options *opts, unsigned int version)
+{
+    if (!opts || version != DRIFTQ_CONSUME_OPTIONS_VERSION)
+        return DRIFTQ_EINVAL;
+    driftq_consume_options d = DRIFTQ_CONSUME_OPTIONS_INIT;
+    *opts = d;
+    return DRIFTQ_OK;
+}
+
+DRIFTQ_API void driftq_consume_stop(driftq_client *c)
+{
+    if (!c)
+        return;
+    int saved = errno;
+    atomic_store(&c->stop, 1);
+    if (c->wake_wr >= 0) {
+        ssize_t w = write(c->wake_wr, "x", 1);
+        (void)w; /* a full pipe already wakes the reader */
+    }
+    errno = saved;
+}
+
+static void clear_stop(driftq_client *c)
+{
+    char tmp[64];
+    while (read(c->wake_rd, tmp, sizeof tmp) > 0)
+        ;
+    atomic_store(&c->stop, 0);
+}
+
+typedef struct {
+    driftq_client *c;
+    driftq_message_fn fn;
+    void *ud;
+    struct driftq_message msg;
+    int decode_failed;
+    int nomem;
+    unsigned long delivered;
+    char why[200];
+} consume_ctx;
+
+static int on_line(const char *line, size_t len, void *ud)
+{
+    consume_ctx *x = ud;
+    int r = decode(&x->msg, x->c->tok, line, len, x->why, sizeof x->why);
+    if (r == -1) {
+        x->decode_failed = 1;
+        return 1;
+    }
+    if (r == -2) {
+        x->nomem = 1;
+        return 1;
+    }
+    x->delivered++;
+    int ret = x->fn(x->c, &x->msg, x->ud);
+    return ret ? ret : 0;
+}
+
+DRIFTQ_API int driftq_consume(driftq_client *c, const char *topic, const char *group,
+                              const driftq_consume_options *opts, driftq_message_fn fn,
+                              void *userdata)
+{
+    if (!c)
+        return DRIFTQ_EINVAL;
+    dq_reset_err(c);
+    driftq_consume_options defaults = DRIFTQ_CONSUME_OPTIONS_INIT;
+    if (!opts)
+        opts = &defaults;
+    if (opts->version != DRIFTQ_CONSUME_OPTIONS_VERSION)
+        return dq_set_err(c, DRIFTQ_EINVAL, "unknown consume options version %u", opts->version);
+    if (!fn)
+        return dq_set_err(c, DRIFTQ_EINVAL, "a message callback is required");
+    if (!topic || !*topic || !group || !*group)
+        return dq_set_err(c, DRIFTQ_EINVAL, "topic and group are required");
+    if (opts->lease_ms < 0 || opts->reconnect_backoff_ms < 0 || opts->reconnect_max_backoff_ms < 0)
+        return dq_set_err(c, DRIFTQ_EINVAL, "lease and backoff values must not be negative");
+    const char *owner = opts->owner && *opts->owner ? opts->owner : c->owner;
+    if (atomic_load(&c->stop)) {
+        clear_stop(c);
+        return DRIFTQ_OK;
+    }
+    rc_buf url = RC_BUF_INIT;
+    int e = rc_buf_puts(&url, c->base);
+    e |= rc_buf_puts(&url, "/consume?topic=");
+    e |= rc_buf_urlenc(&url, topic);
+    e |= rc_buf_puts(&url, "&group=");
+    e |= rc_buf_urlenc(&url, group);
+    e |= rc_buf_puts(&url, "&owner=");
+    e |= rc_buf_urlenc(&url, owner);
+    if (opts->lease_ms > 0)
+        e |= rc_buf_printf(&url, "&lease_ms=%lld", (long long)opts->lease_ms);
+    consume_ctx x;
+    memset(&x, 0, sizeof x);
+    x.c = c;
+    x.fn = fn;
+    x.ud = userdata;
+    x.msg.topic = topic;
+    x.msg.group = group;
+    x.msg.owner = owner;
+    if (e) {
+        rc_buf_free(&url);
+        return dq_set_err(c, DRIFTQ_ENOMEM, "out of memory");
+    }
+    rc_http_resp resp;
+    rc_http_resp_init(&resp);
+    int cb_ret = 0;
+    rc_http_stream_cfg sc = {
+        on_line,    &x,       opts->max_line_bytes ? opts->max_line_bytes : (1u << 20),
+        c->wake_rd, &c->stop, &cb_ret};
+    int failures = 0, rc = DRIFTQ_OK;
+    for (;;) {
+        unsigned long before = x.delivered;
+        int hr = rc_http_stream(c->stream, url.data, &sc, &resp);
+        if (hr == RC_ESTOPPED) {
+            clear_stop(c);
+            rc = DRIFTQ_OK;
+            break;
+        }
+        if (hr == RC_ECALLBACK) {
+            if (x.decode_failed)
+                rc = dq_set_err(c, DRIFTQ_EPROTOCOL, "%s", x.why);
+            else if (x.nomem)
+                rc = dq_set_err(c, DRIFTQ_ENOMEM, "out of memory");
+            else
+                rc = dq_set_err(c, DRIFTQ_ESTOPPED, "stopped by callback (returned %d)", cb_ret);
+            break;
+        }
+        if (hr == RC_ENOMEM || hr == RC_ETOOBIG) {
+            rc = dq_map_rc(c, hr, &resp);
+            break;
+        }
+        if (resp.status && (resp.status < 200 || resp.status >= 300)) {
+            dq_reset_err(c);
+            rc = dq_map_status(c, &resp);
+            if (rc != DRIFTQ_EOVERLOADED && rc != DRIFTQ_ESERVER)
+                break;
+        } else if (hr == RC_OK) {
+            dq_log(c, DRIFTQ_LOG_INFO, "consume stream on %s ended; reconnecting", topic);
+        } else {
+            dq_reset_err(c);
+            rc = dq_map_rc(c, hr, &resp);
+            dq_log(c, DRIFTQ_LOG_INFO, "consume stream on %s broke (%s); reconnecting", topic,
+                   c->errmsg);
+        }
+        if (x.delivered != before)
+            failures = 0;
+        failures++;
+        if (opts->max_reconnects >= 0 && failures > opts->max_reconnects) {
+            if (rc == DRIFTQ_OK)
+                rc = dq_set_err(c, DRIFTQ_ETRANSPORT, "consume stream ended %d times in a row",
+                                failures);
+            break;
+        }
+        long wait =
+            dq_backoff(c, failures - 1, opts->reconnect_backoff_ms, opts->reconnect_max_backoff_ms);
+        if (c->retry_after_ms > wait)
+            wait = c->retry_after_ms;
+        if (rc_sleep_ms(wait, c->wake_rd, &c->stop)) {
+            clear_stop(c);
+            dq_reset_err(c);
+            rc = DRIFTQ_OK;
+            break;
+        }
+        rc = DRIFTQ_OK;
+    }
+    rc_http_resp_free(&resp);
+    rc_buf_free(&x.msg.arena);
+    rc_buf_free(&url);
+    return rc;
+}
+
+/* Decodes one stream line into a throw-away message (for the fuzzer and unit tests). */
+int dq_decode_line(const char *line, size_t len, driftq_message **out)
+{
+    struct driftq_message *m = calloc(1, sizeof *m);
+    json_tokener *tok = json_tokener_new();
+    if (!m || !tok) {
+        free(m);
+        if (tok)
+            json_tokener_free(tok);
+        return DRIFTQ_ENOMEM;
+    }
+    m->owned = 1;
+    m->topic = "t";
+    m->group = "g";
+    m->owner = "o";
+    char why[200];
+    int r = decode(m, tok, line, len, why, sizeof why);
+    json_tokener_free(tok);
+    if (r) {
+        driftq_message_free(m);
+        return r == -2 ? DRIFTQ_ENOMEM : DRIFTQ_EPROTOCOL;
+    }
+    *out = m;
+    return DRIFTQ_OK;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env python3
+"""Checks that a shared library exports exactly the symbols its version script lists."""
+import re
+import subprocess
+import sys
+
+lib, mapfile = sys.argv[1], sys.argv[2]
+text = re.sub(r"/\*.*?\*/", "", open(mapfile).read(), flags=re.S)
+glob = text.split("global:")[1].split("local:")[0]
+want = {s.strip() for s in glob.split(";") if s.strip()}
+out = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True, text=True,
+                     check=True).stdout
+have = set()
+for line in out.splitlines():
+    parts = line.split()
+    if len(parts) >= 3 and parts[1] in "TDBRVWi" and not parts[2].startswith("DRIFTQ_") \
+            and not parts[2].startswith("QDRANT_"):
+        have.add(parts[2].split("@")[0])
+missing = sorted(want - have)
+extra = sorted(have - want)
+for s in missing:
+    print(f"listed in {mapfile} but not exported: {s}")
+for s in extra:
+    print(f"exported but not listed in {mapfile}: {s}")
+undocumented = []
+if missing or extra:
+    sys.exit(1)
+print(f"{lib}: {len(have)} symbols, exactly the version script's")
