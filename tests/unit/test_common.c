@@ -76,10 +76,12 @@ int main(void)
     collected c = {0};
     rc_ndjson nd;
     rc_ndjson_init(&nd, 32, collect, &c);
-    ok(rc_ndjson_feed(&nd, "{\"a\":1}\n{\"b\"", 12) == 0, "feed first chunk");
+    ok(rc_ndjson_feed(&nd, "{\"a\":1}\n{\"b\"", strlen("{\"a\":1}\n{\"b\"")) == 0,
+       "feed first chunk");
     is_int(c.n, 1, "one complete line so far");
     is_int(rc_ndjson_pending(&nd), 4, "partial line held back");
-    ok(rc_ndjson_feed(&nd, ":2}\r\n\n\n{\"c\":3}\n", 17) == 0, "feed second chunk");
+    ok(rc_ndjson_feed(&nd, ":2}\r\n\n\n{\"c\":3}\n", strlen(":2}\r\n\n\n{\"c\":3}\n")) == 0,
+       "feed second chunk");
     is_int(c.n, 3, "CRLF and empty lines handled");
     is_str(c.lines[1], "{\"b\":2}", "a line split across chunks is joined, CR stripped");
     is_str(c.lines[2], "{\"c\":3}", "third line");
