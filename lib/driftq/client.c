@@ -170,6 +170,8 @@ int dq_map_status(driftq_client *c, const rc_http_resp *resp)
             code = DRIFTQ_ENOTFOUND;
         else if (strstr(msg, "not in-flight"))
             code = DRIFTQ_ENOTINFLIGHT;
+        else if (strncmp(msg, "idempotency: lease lost", 23) == 0)
+            code = DRIFTQ_ENOTOWNER; /* a keyed message's lease expired: it is someone else's */
         else if (strncmp(msg, "idempotency: key already in-flight", 34) == 0)
             code = DRIFTQ_ECONFLICT;
         else

@@ -204,9 +204,12 @@ static void test_errors(void)
                                                  "\"message is not in-flight\"}\n");
     const char *inv = reply("400 Bad Request", "{\"error\":\"INVALID_ARGUMENT\",\"message\":"
                                                "\"message deadline exceeded\"}\n");
+    const char *lost = reply("400 Bad Request", "{\"error\":\"INVALID_ARGUMENT\",\"message\":"
+                                                "\"idempotency: lease lost or expired\"}\n");
     ss_step steps[] = {{nf, SS_KEEP, 0},    {R204, SS_KEEP, 0},  {R204, SS_KEEP, 0},
-                       {owner, SS_KEEP, 0}, {notin, SS_KEEP, 0}, {inv, SS_KEEP, 0}};
-    scripted *s = ss_start(steps, 6);
+                       {owner, SS_KEEP, 0}, {notin, SS_KEEP, 0}, {inv, SS_KEEP, 0},
+                       {lost, SS_KEEP, 0}};
+    scripted *s = ss_start(steps, 7);
     driftq_client *c = client_for(s, "", 3);
     is_int(driftq_produce(c, "nope", "k", "v", 1, NULL), DRIFTQ_ENOTFOUND, "unknown topic");
     is_int(driftq_client_http_status(c), 400, "HTTP status");
@@ -229,7 +232,9 @@ static void test_errors(void)
     is_int(driftq_ack(c, "t", "g", "o", 0, 7), DRIFTQ_ENOTOWNER, "409 not owner");
     is_int(driftq_ack(c, "t", "g", "o", 0, 7), DRIFTQ_ENOTINFLIGHT, "400 not in-flight");
     is_int(driftq_produce(c, "t", "k", "v", 1, NULL), DRIFTQ_EINVAL, "other 400");
-    is_int(ss_count(s), 6, "none of them retried");
+    is_int(driftq_ack(c, "t", "g", "o", 0, 7), DRIFTQ_ENOTOWNER,
+           "400 idempotency lease lost: ENOTOWNER too");
+    is_int(ss_count(s), 7, "none of them retried");
     is_int(driftq_ack(c, "t", "g", "o", -1, 7), DRIFTQ_EINVAL, "negative partition refused");
     driftq_client_free(c);
     ss_stop(s);
