@@ -15,7 +15,7 @@
 /* A reply with a JSON body and a computed Content-Length (storage is static). */
 static const char *reply_h(const char *status, const char *headers, const char *body)
 {
-    static char pool[48][1024];
+    static char pool[48][8192];
     static int n;
     char *p = pool[n++ % 48];
     snprintf(p, sizeof pool[0],
@@ -493,6 +493,64 @@ static void test_metrics(void)
     ss_stop(s);
 }
 
+typedef struct {
+    int n;
+    char last[256];
+} logged;
+
+static void on_log(int level, const char *msg, void *ud)
+{
+    logged *l = ud;
+    l->n++;
+    snprintf(l->last, sizeof l->last, "%d %s", level, msg);
+}
+
+static void test_options(void)
+{
+    /* A slow reply trips the request timeout; a huge one trips the size cap; the log callback
+     * hears about the reconnect; a custom user agent is sent. */
+    char huge[4096];
+    memset(huge, 'x', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    char hugebody[4200];
+    snprintf(hugebody, sizeof hugebody, "{\"status\":\"%s\"}", huge);
+    ss_step steps[] = {{produced, SS_KEEP, 600},
+                       {reply("200 OK", hugebody), SS_KEEP, 0},
+                       {produced, SS_KEEP, 0},
+                       {reply_h("429 Too Many Requests", "Retry-After: 0\r\n",
+                                "{\"error\":\"RESOURCE_EXHAUSTED\",\"message\":\"full\"}\n"),
+                        SS_KEEP, 0},
+                       {produced, SS_KEEP, 0}};
+    scripted *s = ss_start(steps, 5);
+    logged lg = {0};
+    driftq_client_options o = DRIFTQ_CLIENT_OPTIONS_INIT;
+    o.url = ss_url(s);
+    o.max_retries = 1;
+    o.retry_backoff_ms = 10;
+    o.request_timeout_ms = 200;
+    o.max_response_bytes = 1024;
+    o.user_agent = "my-app/1.0";
+    o.log = on_log;
+    o.log_userdata = &lg;
+    driftq_client *c = NULL;
+    is_int(driftq_client_new(&c, &o), 0, "client with options");
+    int64_t t0 = now_ms();
+    is_int(driftq_produce(c, "t", "k", "v", 1, NULL), DRIFTQ_ETIMEOUT, "request timeout");
+    ok(now_ms() - t0 < 550, "returned at the timeout, not when the reply came");
+    usleep(500000); /* let the slow reply drain */
+    is_int(driftq_health(c), DRIFTQ_EPROTOCOL, "a reply over max_response_bytes is refused");
+    ok(strstr(driftq_client_errmsg(c), "1024") != NULL, "errmsg names the cap");
+    is_int(driftq_produce(c, "t", "k", "v", 1, NULL), 0, "next call works");
+    char h[64];
+    is_str(ss_header(ss_req(s, 2), "User-Agent", h, sizeof h), "my-app/1.0", "custom user agent");
+    lg.n = 0;
+    is_int(driftq_produce(c, "t", "k", "v", 1, NULL), 0, "retried after a 429");
+    ok(lg.n == 1 && strstr(lg.last, "retry 1/1") != NULL, "the log callback heard about the retry");
+    diag("log: %s", lg.last);
+    driftq_client_free(c);
+    ss_stop(s);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -507,5 +565,6 @@ int main(void)
     test_consume_errors();
     test_consume_stop();
     test_metrics();
+    test_options();
     return tap_done();
 }
