@@ -31,8 +31,9 @@ summary=()
 total_pass=0 total_fail=0 total_skip=0
 
 tally() { # tally NAME BUILD_DIR: adds the results of the last meson test run in BUILD_DIR
-    local counts
-    counts=$("$py" - "$2/meson-logs/testlog.json" <<'PY'
+    local counts log
+    log=$(ls -t "$2"/meson-logs/testlog*.json | head -n1)
+    counts=$("$py" - "$log" <<'PY'
 import json, sys
 p = f = s = 0
 for line in open(sys.argv[1]):

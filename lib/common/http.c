@@ -341,6 +341,32 @@ static int map_curl(CURLcode cc)
     }
 }
 
+/* Prepares h's easy handle for one attempt of a request (shared by rc_http_request and the
+ * parallel pool). body stays the caller's until the transfer is done. */
+static void setup_attempt(rc_http *h, const char *method, const char *url, const char *body,
+                          size_t body_len, struct curl_slist *hdrs, rc_http_resp *resp, int fresh)
+{
+    CURL *e = h->easy;
+    resp_clear(resp);
+    h->resp = resp;
+    h->too_big = 0;
+    h->streaming = 0;
+    h->stop = NULL;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms > 0 ? h->timeout_ms : 0L);
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
+    if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+    } else {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") ? method : NULL);
+    }
+}
+
 int rc_http_request(rc_http *h, const char *method, const char *url, const char *body,
                     size_t body_len, const char *content_type, rc_http_resp *resp)
 {
@@ -350,27 +376,9 @@ int rc_http_request(rc_http *h, const char *method, const char *url, const char 
     if (!hdrs)
         return RC_ENOMEM;
     CURL *e = h->easy;
-    int is_get = strcmp(method, "GET") == 0;
     int rc = RC_ETRANSPORT;
     for (int attempt = 0; attempt < 2; attempt++) {
-        resp_clear(resp);
-        h->resp = resp;
-        h->too_big = 0;
-        h->streaming = 0;
-        h->stop = NULL;
-        curl_easy_setopt(e, CURLOPT_URL, url);
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms > 0 ? h->timeout_ms : 0L);
-        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, attempt ? 1L : 0L);
-        if (is_get) {
-            curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
-        } else {
-            curl_easy_setopt(e, CURLOPT_POST, 1L);
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") ? method : NULL);
-        }
+        setup_attempt(h, method, url, body, body_len, hdrs, resp, attempt);
         CURLcode cc = curl_easy_perform(e);
         long new_conns = 0;
         curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &new_conns);
@@ -514,5 +522,173 @@ out:
     h->streaming = 0;
     h->stop = NULL;
     rc_ndjson_reset(&h->nd);
+    return rc;
+}
+
+/* ---- parallel pool ---- */
+
+struct rc_http_pool {
+    CURLM *multi; /* its connection cache is shared by every slot */
+    size_t n;
+    rc_http **slots;
+    struct curl_slist **hdrs;
+    rc_http_job **running;
+};
+
+int rc_http_pool_new(rc_http_pool **out, const rc_http_config *cfg, size_t parallel)
+{
+    if (!out || !cfg || parallel == 0 || parallel > 64)
+        return RC_EINVAL;
+    rc_http_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return RC_ENOMEM;
+    p->n = parallel;
+    p->slots = calloc(parallel, sizeof *p->slots);
+    p->hdrs = calloc(parallel, sizeof *p->hdrs);
+    p->running = calloc(parallel, sizeof *p->running);
+    if (!p->slots || !p->hdrs || !p->running)
+        goto nomem;
+    for (size_t i = 0; i < parallel; i++)
+        if (rc_http_new(&p->slots[i], cfg) != RC_OK)
+            goto nomem;
+    p->multi = curl_multi_init();
+    if (!p->multi)
+        goto nomem;
+    *out = p;
+    return RC_OK;
+nomem:
+    rc_http_pool_free(p);
+    return RC_ENOMEM;
+}
+
+void rc_http_pool_free(rc_http_pool *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->slots && p->slots[i] && p->running && p->running[i])
+            curl_multi_remove_handle(p->multi, p->slots[i]->easy);
+        if (p->hdrs)
+            curl_slist_free_all(p->hdrs[i]);
+        if (p->slots)
+            rc_http_free(p->slots[i]);
+    }
+    if (p->multi)
+        curl_multi_cleanup(p->multi);
+    free(p->slots);
+    free(p->hdrs);
+    free(p->running);
+    free(p);
+}
+
+size_t rc_http_pool_size(const rc_http_pool *p)
+{
+    return p ? p->n : 0;
+}
+
+long rc_http_pool_connects(const rc_http_pool *p)
+{
+    long n = 0;
+    for (size_t i = 0; p && i < p->n; i++)
+        n += p->slots[i]->connects;
+    return n;
+}
+
+static int start_job(rc_http_pool *p, size_t i, rc_http_job *job)
+{
+    rc_http *h = p->slots[i];
+    curl_slist_free_all(p->hdrs[i]);
+    p->hdrs[i] = build_headers(h, job->content_type, job->body != NULL);
+    if (!p->hdrs[i])
+        return RC_ENOMEM;
+    setup_attempt(h, job->method, job->url, job->body, job->body_len, p->hdrs[i], &job->resp, 0);
+    if (curl_multi_add_handle(p->multi, h->easy) != CURLM_OK)
+        return RC_ENOMEM;
+    p->running[i] = job;
+    return RC_OK;
+}
+
+static void finish_job(rc_http_pool *p, size_t i, CURLcode cc)
+{
+    rc_http *h = p->slots[i];
+    rc_http_job *job = p->running[i];
+    curl_multi_remove_handle(p->multi, h->easy);
+    curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &job->resp.status);
+    if (cc == CURLE_OK) {
+        job->rc = RC_OK;
+    } else if (cc == CURLE_WRITE_ERROR && h->too_big) {
+        job->rc = h->too_big == 2 ? RC_ENOMEM : RC_ETOOBIG;
+        snprintf(job->resp.error, sizeof job->resp.error, "response body larger than %zu bytes",
+                 h->max_response);
+    } else {
+        job->rc = map_curl(cc);
+        snprintf(job->resp.error, sizeof job->resp.error, "%s", curl_easy_strerror(cc));
+    }
+    curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, NULL);
+    h->resp = NULL;
+    p->running[i] = NULL;
+}
+
+int rc_http_pool_run(rc_http_pool *p, rc_http_next_fn next, rc_http_done_fn done, void *ud)
+{
+    if (!p || !next || !done)
+        return RC_EINVAL;
+    int no_more = 0, rc = RC_OK;
+    for (;;) {
+        long wait_hint = 1000;
+        /* Fill idle slots. */
+        for (size_t i = 0; i < p->n && !no_more; i++) {
+            if (p->running[i])
+                continue;
+            rc_http_job *job = NULL;
+            long hint = 0;
+            int r = next(ud, &job, &hint);
+            if (r < 0) {
+                no_more = 1;
+                break;
+            }
+            if (r == 0) {
+                if (hint < wait_hint)
+                    wait_hint = hint;
+                break;
+            }
+            if (start_job(p, i, job) != RC_OK) {
+                job->rc = RC_ENOMEM;
+                done(ud, job);
+                rc = RC_ENOMEM;
+                no_more = 1;
+            }
+        }
+        size_t active = 0;
+        for (size_t i = 0; i < p->n; i++)
+            active += p->running[i] != NULL;
+        if (!active) {
+            if (no_more)
+                break;
+            /* Nothing running and nothing ready yet (backoff): wait for the hint. */
+            rc_sleep_ms(wait_hint > 0 ? wait_hint : 1, -1, NULL);
+            continue;
+        }
+        int still = 0;
+        if (curl_multi_perform(p->multi, &still) != CURLM_OK)
+            return RC_ETRANSPORT;
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(p->multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            for (size_t i = 0; i < p->n; i++) {
+                if (p->running[i] && p->slots[i]->easy == m->easy_handle) {
+                    rc_http_job *job = p->running[i];
+                    finish_job(p, i, m->data.result);
+                    done(ud, job);
+                    break;
+                }
+            }
+        }
+        if (still)
+            curl_multi_poll(p->multi, NULL, 0, (int)(wait_hint > 0 ? wait_hint : 1), NULL);
+    }
     return rc;
 }

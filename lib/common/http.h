@@ -82,6 +82,31 @@ int rc_http_stream(rc_http *h, const char *url, const rc_http_stream_cfg *cfg, r
 /* Number of TCP connections this handle has opened so far (for tests and benchmarks). */
 long rc_http_connects(const rc_http *h);
 
+/* A pool of `parallel` handles sharing one connection cache, running requests concurrently
+ * (curl multi). The caller supplies jobs through next() and gets each back through done(),
+ * in completion order; a job's body and url stay the caller's until done() has seen it. */
+typedef struct rc_http_job {
+    const char *method;
+    const char *url;
+    const char *body;
+    size_t body_len;
+    const char *content_type;
+    rc_http_resp resp; /* rc_http_resp_init() it once; reused across runs; rc_http_resp_free */
+    int rc;            /* RC_OK when a status arrived */
+    void *ud;          /* the caller's */
+} rc_http_job;
+/* Returns 1 and sets *job to start one now; 0 when none is ready yet (then *wait_ms says how
+ * long until one may be); -1 when there will be no more. */
+typedef int (*rc_http_next_fn)(void *ud, rc_http_job **job, long *wait_ms);
+typedef void (*rc_http_done_fn)(void *ud, rc_http_job *job);
+typedef struct rc_http_pool rc_http_pool;
+int rc_http_pool_new(rc_http_pool **out, const rc_http_config *cfg, size_t parallel);
+void rc_http_pool_free(rc_http_pool *p);
+size_t rc_http_pool_size(const rc_http_pool *p);
+long rc_http_pool_connects(const rc_http_pool *p);
+/* Runs until next() returns -1 and every started job is done. */
+int rc_http_pool_run(rc_http_pool *p, rc_http_next_fn next, rc_http_done_fn done, void *ud);
+
 /* Percent-encodes s for a query string component into b. */
 int rc_buf_urlenc(rc_buf *b, const char *s);
 
