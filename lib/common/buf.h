@@ -23,7 +23,7 @@ int rc_buf_append(rc_buf *b, const void *data, size_t len);
 int rc_buf_puts(rc_buf *b, const char *s);
 int rc_buf_putc(rc_buf *b, char c);
 int rc_buf_printf(rc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int rc_buf_vprintf(rc_buf *b, const char *fmt, va_list ap);
+int rc_buf_vprintf(rc_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 int rc_buf_put_i64(rc_buf *b, int64_t v);
 int rc_buf_put_u64(rc_buf *b, uint64_t v);
 void rc_buf_reset(rc_buf *b);

@@ -118,12 +118,20 @@ static int decode(struct driftq_message *m, json_tokener *tok, const char *line,
     rc_buf_reset(&m->arena);
     offsets o;
     memset(&o, 0, sizeof o);
+    int shown = len < 120 ? (int)len : 120; /* the line need not be NUL-terminated */
+    if (len > INT32_MAX)
+        return -1;
     json_tokener_reset(tok);
     json_object *root = json_tokener_parse_ex(tok, line, (int)len);
+    size_t end = root ? json_tokener_get_parse_end(tok) : 0;
+    while (end < len && (line[end] == ' ' || line[end] == '\t' || line[end] == '\r'))
+        end++;
     if (!root || json_tokener_get_error(tok) != json_tokener_success ||
-        !json_object_is_type(root, json_type_object)) {
+        !json_object_is_type(root, json_type_object) || end != len) {
+        /* Anything after the object (a second message on the same line) is refused, never
+         * dropped silently. */
         json_object_put(root);
-        snprintf(why, why_cap, "stream line is not a JSON object: %.120s", line);
+        snprintf(why, why_cap, "stream line is not a JSON object: %.*s", shown, line);
         return -1;
     }
     json_object *v;
@@ -131,14 +139,14 @@ static int decode(struct driftq_message *m, json_tokener *tok, const char *line,
     if (!json_object_object_get_ex(root, "partition", &v) ||
         !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
         json_object_get_int64(v) > INT32_MAX) {
-        snprintf(why, why_cap, "stream message has no valid partition: %.120s", line);
+        snprintf(why, why_cap, "stream message has no valid partition: %.*s", shown, line);
         rc = -1;
         goto out;
     }
     m->partition = (int)json_object_get_int64(v);
     if (!json_object_object_get_ex(root, "offset", &v) || !json_object_is_type(v, json_type_int) ||
         json_object_get_int64(v) < 0) {
-        snprintf(why, why_cap, "stream message has no valid offset: %.120s", line);
+        snprintf(why, why_cap, "stream message has no valid offset: %.*s", shown, line);
         rc = -1;
         goto out;
     }

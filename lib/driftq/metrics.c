@@ -190,7 +190,7 @@ int dq_metrics_parse(driftq_metrics **out, const char *text, size_t len)
         num[vlen] = '\0';
         char *e;
         double dv = strtod(num, &e);
-        if (vlen == 0 || *e != '\0' || dv != dv) {
+        if (vlen == 0 || *e != '\0' || !(dv > -9.2e18 && dv < 9.2e18)) { /* NaN, Inf, huge */
             labels_free(&l);
             continue;
         }

@@ -66,7 +66,9 @@ int main(void)
                          "{\"partition\":-1,\"offset\":1}",
                          "{\"partition\":0,\"offset\":\"1\"}",
                          "not json",
-                         "{\"partition\":0,\"offset\":1"};
+                         "{\"partition\":0,\"offset\":1",
+                         "{\"partition\":0,\"offset\":1}{\"partition\":1,\"offset\":2}",
+                         "{\"partition\":0,\"offset\":1} x"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         m = NULL;
         int r = dq_decode_line(bad[i], strlen(bad[i]), &m);
