@@ -1,0 +1,261 @@
+/* Shortest round-trip float32 -> decimal text, after R. Giulietti's "Schubfach" method ("The
+ * Schubfach way to render doubles", 2020), specialised here for binary32.
+ *
+ * Outline. A finite v > 0 is c * 2^q (c < 2^24). Every real in the rounding interval R around v
+ * reads back as v: R = [v - 2^q/2, v + 2^q/2], except that when c = 2^23 and v is not the first
+ * normal the lower gap is halved; its ends belong to R iff c is even (round-half-even parse).
+ * Pick k with 10^k <= 2^q < 10^(k+1) (for the halved case, with 3/4 * 2^q instead), so R scaled
+ * by 10^-k is between 1 and 10 wide. Then either R holds exactly one multiple of 10^(k+1), which
+ * is the unique shortest candidate, or the shortest candidates are the multiples of 10^k in R,
+ * of which the one nearest to v is floor(v/10^k) or that plus one.
+ *
+ * The scaled values 4*v, 4*lo and 4*hi times 10^-k are computed as a 30-bit integer part with a
+ * "round to odd" sticky bit, using a 64-bit approximation g of 10^-k (exact where 10^-k * 2^-r
+ * is an integer, else rounded up). For binary32 the error of g stays below bit 32 of the 94-bit
+ * product, so integer parts and sticky bits are exact; that and the output were checked for all
+ * 2^32 inputs (bench/float_exhaustive.c). */
+#include "fmt_float.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* pow10_g[e + 31] = g with 10^e ~= g * 2^(flog2_pow10(e) - 63), 2^63 <= g < 2^64, for
+ * e = -31..45: the exact value when it is an integer, else floor() + 1. Generated with Python's
+ * exact rationals:
+ *   r = floor(log2(10^e)) - 63; G = Fraction(10)**e / Fraction(2)**r
+ *   g = G.numerator if G.denominator == 1 else floor(G) + 1 */
+#define POW10_E_MIN (-31)
+static const uint64_t pow10_g[77] = {
+    0x81ceb32c4b43fcf5u, 0xa2425ff75e14fc32u, 0xcad2f7f5359a3b3fu, 0xfd87b5f28300ca0eu,
+    0x9e74d1b791e07e49u, 0xc612062576589ddbu, 0xf79687aed3eec552u, 0x9abe14cd44753b53u,
+    0xc16d9a0095928a28u, 0xf1c90080baf72cb2u, 0x971da05074da7befu, 0xbce5086492111aebu,
+    0xec1e4a7db69561a6u, 0x9392ee8e921d5d08u, 0xb877aa3236a4b44au, 0xe69594bec44de15cu,
+    0x901d7cf73ab0acdau, 0xb424dc35095cd810u, 0xe12e13424bb40e14u, 0x8cbccc096f5088ccu,
+    0xafebff0bcb24aaffu, 0xdbe6fecebdedd5bfu, 0x89705f4136b4a598u, 0xabcc77118461cefdu,
+    0xd6bf94d5e57a42bdu, 0x8637bd05af6c69b6u, 0xa7c5ac471b478424u, 0xd1b71758e219652cu,
+    0x83126e978d4fdf3cu, 0xa3d70a3d70a3d70bu, 0xcccccccccccccccdu, 0x8000000000000000u,
+    0xa000000000000000u, 0xc800000000000000u, 0xfa00000000000000u, 0x9c40000000000000u,
+    0xc350000000000000u, 0xf424000000000000u, 0x9896800000000000u, 0xbebc200000000000u,
+    0xee6b280000000000u, 0x9502f90000000000u, 0xba43b74000000000u, 0xe8d4a51000000000u,
+    0x9184e72a00000000u, 0xb5e620f480000000u, 0xe35fa931a0000000u, 0x8e1bc9bf04000000u,
+    0xb1a2bc2ec5000000u, 0xde0b6b3a76400000u, 0x8ac7230489e80000u, 0xad78ebc5ac620000u,
+    0xd8d726b7177a8000u, 0x878678326eac9000u, 0xa968163f0a57b400u, 0xd3c21bcecceda100u,
+    0x84595161401484a0u, 0xa56fa5b99019a5c8u, 0xcecb8f27f4200f3au, 0x813f3978f8940985u,
+    0xa18f07d736b90be6u, 0xc9f2c9cd04674edfu, 0xfc6f7c4045812297u, 0x9dc5ada82b70b59eu,
+    0xc5371912364ce306u, 0xf684df56c3e01bc7u, 0x9a130b963a6c115du, 0xc097ce7bc90715b4u,
+    0xf0bdc21abb48db21u, 0x96769950b50d88f5u, 0xbc143fa4e250eb32u, 0xeb194f8e1ae525feu,
+    0x92efd1b8d0cf37bfu, 0xb7abc627050305aeu, 0xe596b7b0c643c71au, 0x8f7e32ce7bea5c70u,
+    0xb35dbf821ae4f38cu,
+};
+
+/* floor(q * log10(2)), q in [-212, 300] (checked against exact values on that range) */
+static int32_t flog10_pow2(int32_t q)
+{
+    return ((q * 1233 + (64 << 12)) >> 12) - 64;
+}
+
+/* floor(log10(3/4 * 2^q)), same range */
+static int32_t flog10_3q_pow2(int32_t q)
+{
+    return ((q * 1233 - 509 + (64 << 12)) >> 12) - 64;
+}
+
+/* floor(e * log2(10)), e in [-38, 100] */
+static int32_t flog2_pow10(int32_t e)
+{
+    return ((e * 13607 + (128 << 12)) >> 12) - 128;
+}
+
+/* Integer part of cp * g / 2^64, its lowest bit or-ed with "bits 32..63 of the product are not
+ * all zero" (round to odd). cp < 2^30. */
+static uint32_t rop(uint64_t g, uint32_t cp)
+{
+#if defined(__SIZEOF_INT128__)
+    __extension__ typedef unsigned __int128 u128;
+    u128 x = (u128)g * cp;
+    return (uint32_t)(x >> 64) | ((uint64_t)x >> 32 != 0);
+#else
+    uint64_t lo = (uint64_t)cp * (uint32_t)g;
+    uint64_t t = (uint64_t)cp * (g >> 32) + (lo >> 32);
+    return (uint32_t)(t >> 32) | ((uint32_t)t != 0);
+#endif
+}
+
+/* The 8 decimal digits of x < 10^8 as byte values 0..9, most significant digit in the lowest
+ * byte: SWAR split into 4+4, 2+2 and 1+1 digit lanes with multiply-shift division. */
+static uint64_t digits8(uint32_t x)
+{
+    uint64_t y = (x / 10000) | ((uint64_t)(x % 10000) << 32);
+    uint64_t q = ((y * 10486) >> 20) & 0x0000007F0000007Fu; /* lane / 100, lane < 10^4 */
+    y = q | ((y - q * 100) << 16);
+    q = ((y * 103) >> 10) & 0x000F000F000F000Fu; /* lane / 10, lane < 100 */
+    return q | ((y - q * 10) << 8);
+}
+
+static int ctz64(uint64_t x) /* x != 0 */
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(x);
+#else
+    int n = 0;
+    while (!(x & 1)) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+static int clz64(uint64_t x) /* x != 0 */
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_clzll(x);
+#else
+    int n = 0;
+    while (!(x >> 63)) {
+        x <<= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+/* Stores the 8 bytes of x at p, lowest byte first. */
+static void store8(char *p, uint64_t x)
+{
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) &&                                 \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &x, 8);
+#else
+    for (int i = 0; i < 8; i++)
+        p[i] = (char)(x >> (8 * i));
+#endif
+}
+
+#define ASCII0 0x3030303030303030u
+
+static const char two_digits[] = "00010203040506070809"
+                                 "10111213141516171819"
+                                 "20212223242526272829"
+                                 "30313233343536373839"
+                                 "40414243444546474849";
+
+size_t rc_fmt_f32(char *dst, float v)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    char *p = dst;
+    *p = '-';
+    p += bits >> 31;
+
+    uint32_t f = bits & 0x7FFFFF;
+    uint32_t ef = (bits >> 23) & 0xFF;
+    uint32_t c;
+    int32_t q;
+    if (ef != 0) {
+        c = f | 0x800000;
+        q = (int32_t)ef - 150;
+    } else {
+        if (f == 0) {
+            *p = '0';
+            return (size_t)(p - dst) + 1;
+        }
+        c = f;
+        q = -149;
+    }
+
+    /* Interval ends and v itself, times 4 / 2^q. */
+    uint32_t cb = c << 2;
+    uint32_t cbr = cb + 2;
+    uint32_t cbl;
+    int32_t k;
+    if (f != 0 || ef <= 1) {
+        cbl = cb - 2;
+        k = flog10_pow2(q);
+    } else { /* v = 2^n above the first normal: the gap below is half the gap above */
+        cbl = cb - 1;
+        k = flog10_3q_pow2(q);
+    }
+    int sh = (int)(q + flog2_pow10(-k) + 1); /* 1..4 */
+    uint64_t g = pow10_g[-k - POW10_E_MIN];
+    uint32_t vb = rop(g, cb << sh);
+    uint32_t vbl = rop(g, cbl << sh);
+    uint32_t vbr = rop(g, cbr << sh);
+    uint32_t out = c & 1; /* 1: interval ends excluded */
+
+    /* Candidates: the multiples of 10^(k+1) around v (sp10, tp10), at most one of which is in
+     * the interval, and else the nearest multiple of 10^k in it, s or t. Selected without
+     * branches; which case applies is close to random for typical data. For s < 10 (tiny
+     * subnormals) a multiple of 10 is not necessarily shorter than its neighbours, so the first
+     * case is skipped there. */
+    uint32_t s = vb >> 2;
+    uint32_t t = s + 1;
+    uint32_t sp10 = s / 10 * 10;
+    uint32_t tp10 = sp10 + 10;
+    uint32_t upin = vbl + out <= sp10 << 2;
+    uint32_t wpin = (tp10 << 2) + out <= vbr;
+    uint32_t use10 = (upin ^ wpin) & (s >= 10);
+    uint32_t uin = vbl + out <= s << 2;
+    uint32_t win = (t << 2) + out <= vbr;
+    /* s if only s is in, or both are and v is nearer to s (ties to even) */
+    uint32_t nearer_s = (vb < 4 * s + 2) | ((vb == 4 * s + 2) & ~s & 1);
+    uint32_t take_s = uin & ((win ^ 1) | nearer_s);
+    uint32_t d10 = tp10 - 10 * upin;
+    uint32_t dnear = t - take_s;
+    uint32_t d = dnear ^ ((dnear ^ d10) & (0 - use10));
+
+    /* v ~= d * 10^k, 0 < d < 10^9. w: the leading 8 significant digits, first in the lowest
+     * byte, and d9 the ninth; nd: digits of d; n: without its trailing zeros. Branch-free, as
+     * whether d has 9 digits is close to random too. */
+    uint32_t hi = d / 100000000;
+    uint64_t u = digits8(d - hi * 100000000);
+    int tz = (clz64(u | 1) + (u == 0)) >> 3;    /* trailing zero digits of the low 8 */
+    int lz = ctz64(u | (uint64_t)1 << 63) >> 3; /* leading zero digits of the low 8 */
+    uint64_t m9 = 0 - (uint64_t)(hi != 0);
+    uint64_t w = ((hi | (u << 8)) & m9) | ((u >> (8 * lz)) & ~m9);
+    uint32_t d9 = (uint32_t)((u >> 56) & m9);
+    int nd = (int)(8 - lz + ((lz + 1) & (int)m9));
+    int n = nd - tz;
+    int e10 = k + nd - 1; /* v ~= d1.d2...dn * 10^e10 */
+    int ae = e10 < 0 ? -e10 : e10;
+    int sci_len = n + (n > 1) + 1 + (e10 < 0) + (ae >= 10 ? 2 : 1);
+
+    if (e10 < 0) {
+        int fix_len = n + 1 - e10;
+        if (fix_len <= sci_len) { /* "0.0ddd": e10 >= -3, at most 2 zeros after the point */
+            store8(p, 0x3030303030302E30u); /* "0.000000" */
+            char *q0 = p + 1 - e10;
+            store8(q0, w + ASCII0);
+            q0[8] = (char)('0' + d9);
+            return (size_t)(p - dst) + (size_t)fix_len;
+        }
+    } else if (e10 < n - 1) { /* "ddd.ddd", at most 8 digits before the point */
+        store8(p, w + ASCII0);
+        p[e10 + 1] = '.';
+        char *fp = p + e10 + 2;
+        for (int i = e10 + 1; i < n; i++)
+            *fp++ = (char)('0' + (i < 8 ? (uint32_t)(w >> (8 * i)) & 0xFF : d9));
+        return (size_t)(fp - dst);
+    } else if (e10 + 1 <= sci_len) { /* "ddd000": e10 <= n + 3 <= 12 */
+        store8(p, w + ASCII0);
+        p[8] = (char)('0' + d9);
+        memcpy(p + 9, "0000", 4);
+        return (size_t)(p - dst) + (size_t)e10 + 1;
+    }
+
+    /* d[.ddd]e[-]x */
+    p[0] = (char)('0' + (w & 0xFF));
+    p[1] = '.';
+    store8(p + 2, ((w >> 8) | ((uint64_t)d9 << 56)) + ASCII0);
+    char *ep = p + n + (n > 1);
+    ep[0] = 'e';
+    ep[1] = '-';
+    ep += 1 + (e10 < 0);
+    if (ae >= 10) {
+        memcpy(ep, two_digits + 2 * ae, 2);
+        ep += 2;
+    } else {
+        *ep++ = (char)('0' + ae);
+    }
+    return (size_t)(ep - dst);
+}

@@ -1,0 +1,24 @@
+/* Shortest round-trip formatting of binary32 values as JSON numbers (internal). */
+#ifndef RC_FMT_FLOAT_H
+#define RC_FMT_FLOAT_H
+
+#include <stddef.h>
+
+/* Space the caller must provide at dst for one rc_fmt_f32() call. The text itself is at most 15
+ * bytes ("-1.2345678e-38" style); the routine may use the rest of the 16 bytes as scratch, so
+ * bytes of dst[ret..RC_FMT_F32_MAX) are unspecified afterwards. */
+#define RC_FMT_F32_MAX 16
+
+/* Writes v as the shortest decimal that strtof() reads back as exactly v (ties between equally
+ * short candidates go to the one nearest to v, then to the even digit string), in JSON number
+ * syntax, without a NUL terminator, and returns its length (1..15).
+ *
+ * Format: plain notation ("0.1", "-0.00123", "100", "123.5") or scientific with a dot only when
+ * there is more than one digit and no '+' in the exponent ("1e-7", "-1.5e-7", "3.4028235e38"),
+ * whichever is shorter; plain wins ties. -0.0 is written as "-0" (it keeps the sign through a
+ * parse); +0.0 as "0". No locale, no allocation, no libm.
+ *
+ * Precondition: v is finite (callers reject NaN and infinities first). */
+size_t rc_fmt_f32(char *dst, float v);
+
+#endif

@@ -1,0 +1,228 @@
+/* libqdrantc: point ids, and writing ids and floats as JSON. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef QD_HAVE_FMT_F32
+#include "fmt_float.h"
+#endif
+
+QDRANT_API qdrant_point_id qdrant_point_id_num(uint64_t num)
+{
+    qdrant_point_id id;
+    memset(&id, 0, sizeof id);
+    id.kind = QDRANT_ID_NUM;
+    id.num = num;
+    return id;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+static int parse_uuid(unsigned char out[16], const char *s, size_t len)
+{
+    if (len != 36)
+        return -1;
+    int k = 0;
+    for (size_t i = 0; i < 36;) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return -1;
+            i++;
+            continue;
+        }
+        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        if (hi < 0 || lo < 0 || i + 1 == 8 || i + 1 == 13 || i + 1 == 18 || i + 1 == 23)
+            return -1;
+        out[k++] = (unsigned char)(hi << 4 | lo);
+        i += 2;
+    }
+    return k == 16 ? 0 : -1;
+}
+
+static int parse_u64(uint64_t *out, const char *s, size_t len)
+{
+    if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+QDRANT_API int qdrant_point_id_parse(qdrant_point_id *out, const char *text)
+{
+    if (!out || !text)
+        return QDRANT_EINVAL;
+    size_t len = strlen(text);
+    qdrant_point_id id;
+    memset(&id, 0, sizeof id);
+    if (len == 36 && parse_uuid(id.uuid, text, len) == 0) {
+        id.kind = QDRANT_ID_UUID;
+    } else if (parse_u64(&id.num, text, len) == 0) {
+        id.kind = QDRANT_ID_NUM;
+    } else {
+        return QDRANT_EINVAL;
+    }
+    *out = id;
+    return QDRANT_OK;
+}
+
+QDRANT_API int qdrant_point_id_format(char *out, size_t cap, const qdrant_point_id *id)
+{
+    if (!out || !id)
+        return QDRANT_EINVAL;
+    char tmp[QDRANT_POINT_ID_STRLEN];
+    if (id->kind == QDRANT_ID_NUM) {
+        snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)id->num);
+    } else if (id->kind == QDRANT_ID_UUID) {
+        static const char hex[] = "0123456789abcdef";
+        char *p = tmp;
+        for (int i = 0; i < 16; i++) {
+            if (i == 4 || i == 6 || i == 8 || i == 10)
+                *p++ = '-';
+            *p++ = hex[id->uuid[i] >> 4];
+            *p++ = hex[id->uuid[i] & 15];
+        }
+        *p = '\0';
+    } else {
+        return QDRANT_EINVAL;
+    }
+    size_t n = strlen(tmp);
+    if (n >= cap)
+        return QDRANT_EINVAL;
+    memcpy(out, tmp, n + 1);
+    return QDRANT_OK;
+}
+
+QDRANT_API int qdrant_point_id_equal(const qdrant_point_id *a, const qdrant_point_id *b)
+{
+    if (!a || !b || a->kind != b->kind)
+        return 0;
+    if (a->kind == QDRANT_ID_NUM)
+        return a->num == b->num;
+    if (a->kind == QDRANT_ID_UUID)
+        return memcmp(a->uuid, b->uuid, 16) == 0;
+    return 0;
+}
+
+int qd_put_id(rc_buf *b, const qdrant_point_id *id)
+{
+    char tmp[QDRANT_POINT_ID_STRLEN];
+    if (qdrant_point_id_format(tmp, sizeof tmp, id) != QDRANT_OK)
+        return -2;
+    if (id->kind == QDRANT_ID_NUM)
+        return rc_buf_puts(b, tmp);
+    return rc_buf_printf(b, "\"%s\"", tmp);
+}
+
+int qd_decode_id(qdrant_point_id *out, json_object *v)
+{
+    qdrant_point_id id;
+    memset(&id, 0, sizeof id);
+    if (json_object_is_type(v, json_type_int)) {
+        /* json-c keeps values above INT64_MAX as uint64; negative ones read back as 0 here. */
+        uint64_t u = json_object_get_uint64(v);
+        if (u == 0 && json_object_get_int64(v) != 0)
+            return QDRANT_EPROTOCOL;
+        id.kind = QDRANT_ID_NUM;
+        id.num = u;
+    } else if (json_object_is_type(v, json_type_string)) {
+        const char *s = json_object_get_string(v);
+        if (parse_uuid(id.uuid, s, (size_t)json_object_get_string_len(v)) != 0)
+            return QDRANT_EPROTOCOL;
+        id.kind = QDRANT_ID_UUID;
+    } else {
+        return QDRANT_EPROTOCOL;
+    }
+    *out = id;
+    return QDRANT_OK;
+}
+
+/* printf's %g follows LC_NUMERIC; JSON wants '.': whatever the decimal point came out as (the
+ * only byte run that is not a digit, sign or exponent) becomes '.'. */
+static int put_num(rc_buf *b, int prec, double v)
+{
+    char tmp[64], out[64];
+    snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+    size_t k = 0;
+    int in_point = 0;
+    for (const char *p = tmp; *p && k < sizeof out - 1; p++) {
+        int plain = (*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == 'e';
+        if (plain) {
+            out[k++] = *p;
+            in_point = 0;
+        } else if (!in_point) {
+            out[k++] = '.';
+            in_point = 1;
+        }
+    }
+    out[k] = '\0';
+    return rc_buf_puts(b, out);
+}
+
+int qd_put_double(rc_buf *b, double v)
+{
+    if (!isfinite(v))
+        return -2;
+    /* The shortest of %.15g/%.16g/%.17g that reads back exactly (0.1 stays "0.1"). */
+    for (int prec = 15; prec < 17; prec++) {
+        char tmp[64];
+        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            return put_num(b, prec, v);
+    }
+    return put_num(b, 17, v);
+}
+
+/* The one place floats become text: rc_fmt_f32 (shortest round-trip) when the shared layer has
+ * it, else %.9g (always round-trips, sometimes longer). */
+int qd_put_f32(rc_buf *b, float v)
+{
+    if (!isfinite(v))
+        return -2;
+#ifdef QD_HAVE_FMT_F32
+    if (rc_buf_reserve(b, RC_FMT_F32_MAX + 1) < 0)
+        return -1;
+    size_t n = rc_fmt_f32(b->data + b->len, v);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+#else
+    return put_num(b, 9, (double)v);
+#endif
+}
+
+int qd_put_vector(rc_buf *b, const float *v, size_t dim, size_t *bad)
+{
+    if (rc_buf_putc(b, '[') < 0)
+        return -1;
+    for (size_t i = 0; i < dim; i++) {
+        if (i && rc_buf_putc(b, ',') < 0)
+            return -1;
+        int r = qd_put_f32(b, v[i]);
+        if (r == -2 && bad)
+            *bad = i;
+        if (r)
+            return r;
+    }
+    return rc_buf_putc(b, ']');
+}
