@@ -291,6 +291,68 @@ QDRANT_API int qdrant_points_upsert(qdrant_client *client, const char *collectio
                                     const qdrant_point_id *ids, const float *vectors, size_t dim,
                                     const char *const *payloads, const qdrant_write_options *w);
 
+/* ---- Batch upload --------------------------------------------------------------------- */
+
+/* Progress of qdrant_points_upload, reported after each batch settles. */
+typedef struct qdrant_upload_progress {
+    size_t points_total;
+    size_t points_done;   /* acknowledged by the server */
+    size_t points_failed; /* given up on (see the result) */
+    size_t batches_total; /* grows when a batch is split to fit the body limit */
+    size_t batches_done;
+    size_t retries; /* batch retries so far */
+} qdrant_upload_progress;
+
+/* Return non-zero to stop: batches not yet sent fail with QDRANT_ESTOPPED. */
+typedef int (*qdrant_upload_progress_fn)(const qdrant_upload_progress *progress, void *userdata);
+
+#define QDRANT_UPLOAD_OPTIONS_VERSION 1
+typedef struct qdrant_upload_options {
+    unsigned int version;
+    size_t batch_points;       /* points per request; default 256 */
+    size_t max_body_bytes;     /* a batch whose body is larger is split (>= 64); default 30 MiB (the
+                                  server     refuses bodies over 32 MiB by default) */
+    int parallel;              /* requests in flight at once, 1..16; default 3 */
+    int max_retries;           /* per batch: 429 (honouring Retry-After), 502/503/504, timeouts and
+                                  dropped connections; default 5 */
+    long retry_backoff_ms;     /* default 200 */
+    long retry_max_backoff_ms; /* default 10000 */
+    int wait;                  /* as in qdrant_write_options; default 1 */
+    int ordering;              /* qdrant_ordering */
+    qdrant_upload_progress_fn progress; /* optional */
+    void *progress_userdata;
+} qdrant_upload_options;
+
+#define QDRANT_UPLOAD_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        QDRANT_UPLOAD_OPTIONS_VERSION, 256, 30u << 20, 3, 5, 200, 10000, 1,                        \
+            QDRANT_ORDERING_DEFAULT, NULL, NULL                                                    \
+    }
+QDRANT_API int qdrant_upload_options_init(qdrant_upload_options *opts, unsigned int version);
+
+/* Which points an upload could not store, and why. */
+typedef struct qdrant_upload_result qdrant_upload_result;
+QDRANT_API size_t qdrant_upload_result_failed_count(const qdrant_upload_result *r);
+/* The index (into the arrays given to qdrant_points_upload) of the i-th failed point, in
+ * ascending order; (size_t)-1 when i is out of range. */
+QDRANT_API size_t qdrant_upload_result_failed_index(const qdrant_upload_result *r, size_t i);
+/* The error code and message of the batch the i-th failed point was in. */
+QDRANT_API int qdrant_upload_result_failed_error(const qdrant_upload_result *r, size_t i);
+QDRANT_API const char *qdrant_upload_result_failed_message(const qdrant_upload_result *r, size_t i);
+QDRANT_API void qdrant_upload_result_free(qdrant_upload_result *r);
+
+/* Uploads n points (same arrays as qdrant_points_upsert) in batches, several requests in
+ * parallel over kept-alive connections, retrying failed batches with backoff. Every id, vector
+ * and payload is checked before anything is sent: bad input fails the whole call with
+ * QDRANT_EINVAL and sends nothing. Returns QDRANT_OK when every point was stored; otherwise the
+ * first failed batch's error, with a summary on the client. Whenever anything was attempted,
+ * *out (which may be NULL when not wanted) receives the result listing exactly the points that
+ * failed, empty on success. Upserts are idempotent, so re-uploading the failed ones is safe. */
+QDRANT_API int qdrant_points_upload(qdrant_upload_result **out, qdrant_client *client,
+                                    const char *collection, size_t n, const qdrant_point_id *ids,
+                                    const float *vectors, size_t dim, const char *const *payloads,
+                                    const qdrant_upload_options *opts);
+
 /* A list of points returned by get, scroll and query. Accessors take an index below
  * qdrant_point_list_count(); out of range they return NULL / 0. */
 typedef struct qdrant_point_list qdrant_point_list;

@@ -28,6 +28,10 @@ struct rc_http {
     const atomic_int *stop;
     char rid_prefix[40];
     unsigned long long rid_seq;
+    /* a copy of the configuration, for rc_http_pool_new_like */
+    char *ua, *ca_file, *ca_path;
+    long connect_timeout_ms;
+    int verify_tls;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -208,6 +212,13 @@ int rc_http_new(rc_http **out, const rc_http_config *cfg)
         return RC_ENOMEM;
     }
     h->max_response = cfg->max_response ? cfg->max_response : (64u << 20);
+    h->connect_timeout_ms = cfg->connect_timeout_ms;
+    h->verify_tls = cfg->verify_tls;
+    h->ua = strdup(cfg->user_agent ? cfg->user_agent : "rc-http");
+    h->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
+    h->ca_path = cfg->ca_path ? strdup(cfg->ca_path) : NULL;
+    if (!h->ua || (cfg->ca_file && !h->ca_file) || (cfg->ca_path && !h->ca_path))
+        goto nomem;
     h->timeout_ms = cfg->timeout_ms;
     h->log = cfg->log;
     h->log_ud = cfg->log_ud;
@@ -250,6 +261,9 @@ int rc_http_new(rc_http **out, const rc_http_config *cfg)
 nomem:
     curl_slist_free_all(h->extra);
     curl_easy_cleanup(h->easy);
+    free(h->ua);
+    free(h->ca_file);
+    free(h->ca_path);
     free(h);
     return RC_ENOMEM;
 }
@@ -263,6 +277,9 @@ void rc_http_free(rc_http *h)
     curl_easy_cleanup(h->easy);
     curl_slist_free_all(h->extra);
     rc_ndjson_free(&h->nd);
+    free(h->ua);
+    free(h->ca_file);
+    free(h->ca_path);
     free(h);
 }
 
@@ -548,9 +565,15 @@ int rc_http_pool_new(rc_http_pool **out, const rc_http_config *cfg, size_t paral
     p->running = calloc(parallel, sizeof *p->running);
     if (!p->slots || !p->hdrs || !p->running)
         goto nomem;
-    for (size_t i = 0; i < parallel; i++)
+    for (size_t i = 0; i < parallel; i++) {
         if (rc_http_new(&p->slots[i], cfg) != RC_OK)
             goto nomem;
+        rc_http *h = p->slots[i];
+        if (h->rid_prefix[0]) { /* keep request ids unique across the slots */
+            size_t l = strlen(h->rid_prefix);
+            snprintf(h->rid_prefix + l, sizeof h->rid_prefix - l, "-p%zu", i);
+        }
+    }
     p->multi = curl_multi_init();
     if (!p->multi)
         goto nomem;
@@ -690,5 +713,36 @@ int rc_http_pool_run(rc_http_pool *p, rc_http_next_fn next, rc_http_done_fn done
         if (still)
             curl_multi_poll(p->multi, NULL, 0, (int)(wait_hint > 0 ? wait_hint : 1), NULL);
     }
+    return rc;
+}
+
+int rc_http_pool_new_like(rc_http_pool **out, const rc_http *model, size_t parallel)
+{
+    if (!out || !model)
+        return RC_EINVAL;
+    size_t n = 0;
+    for (struct curl_slist *p = model->extra; p; p = p->next)
+        n++;
+    const char **hdrs = calloc(n + 1, sizeof *hdrs);
+    if (!hdrs)
+        return RC_ENOMEM;
+    size_t k = 0;
+    for (struct curl_slist *p = model->extra; p; p = p->next)
+        if (strcmp(p->data, "Expect:") != 0) /* rc_http_new adds it again */
+            hdrs[k++] = p->data;
+    rc_http_config cfg = {0};
+    cfg.user_agent = model->ua;
+    cfg.connect_timeout_ms = model->connect_timeout_ms;
+    cfg.timeout_ms = model->timeout_ms;
+    cfg.max_response = model->max_response;
+    cfg.verify_tls = model->verify_tls;
+    cfg.ca_file = model->ca_file;
+    cfg.ca_path = model->ca_path;
+    cfg.extra_headers = hdrs;
+    cfg.request_id_prefix = model->rid_prefix[0] ? model->rid_prefix : NULL;
+    cfg.log = model->log;
+    cfg.log_ud = model->log_ud;
+    int rc = rc_http_pool_new(out, &cfg, parallel);
+    free(hdrs);
     return rc;
 }

@@ -101,6 +101,8 @@ typedef int (*rc_http_next_fn)(void *ud, rc_http_job **job, long *wait_ms);
 typedef void (*rc_http_done_fn)(void *ud, rc_http_job *job);
 typedef struct rc_http_pool rc_http_pool;
 int rc_http_pool_new(rc_http_pool **out, const rc_http_config *cfg, size_t parallel);
+/* A pool whose handles are configured like model (headers, timeouts, TLS, log). */
+int rc_http_pool_new_like(rc_http_pool **out, const rc_http *model, size_t parallel);
 void rc_http_pool_free(rc_http_pool *p);
 size_t rc_http_pool_size(const rc_http_pool *p);
 long rc_http_pool_connects(const rc_http_pool *p);

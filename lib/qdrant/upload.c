@@ -1,0 +1,445 @@
+/* Batch upload: splits a large upsert into batches by point count and body size, runs several
+ * requests at once over a pool of kept-alive connections, retries failed batches with backoff
+ * and reports exactly which points could not be stored. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum { B_PENDING, B_RUNNING, B_DONE, B_FAILED };
+
+typedef struct {
+    size_t start, count;
+    int state;
+    int attempts;
+    int64_t not_before; /* monotonic ms */
+    int err;
+    char msg[256];
+    rc_buf body;
+    rc_http_job job;
+} batch;
+
+typedef struct {
+    qdrant_client *c;
+    const qdrant_upload_options *o;
+    const char *url;
+    size_t n, dim;
+    const qdrant_point_id *ids;
+    const float *vectors;
+    const char *const *payloads;
+    batch **b; /* each batch allocated on its own: the pool holds pointers to their jobs */
+    size_t nb, cap;
+    size_t next_scan; /* batches before this one are no longer pending */
+    int stopped;
+    int fatal; /* out of memory while splitting */
+    qdrant_upload_progress prog;
+    json_tokener *tok;
+} upload;
+
+struct qdrant_upload_result {
+    size_t n;
+    size_t *index;
+    int *err;
+    char **msg; /* borrowed from msgs, one per failed batch */
+    size_t nmsgs;
+    char **msgs;
+};
+
+QDRANT_API int qdrant_upload_options_init(qdrant_upload_options *opts, unsigned int version)
+{
+    if (!opts || version != QDRANT_UPLOAD_OPTIONS_VERSION)
+        return QDRANT_EINVAL;
+    qdrant_upload_options d = QDRANT_UPLOAD_OPTIONS_INIT;
+    *opts = d;
+    return QDRANT_OK;
+}
+
+static int add_batch(upload *u, size_t start, size_t count)
+{
+    if (u->nb == u->cap) {
+        size_t cap = u->cap ? u->cap * 2 : 16;
+        batch **nb = realloc(u->b, cap * sizeof *nb);
+        if (!nb)
+            return -1;
+        u->b = nb;
+        u->cap = cap;
+    }
+    batch *x = calloc(1, sizeof *x);
+    if (!x)
+        return -1;
+    u->b[u->nb++] = x;
+    x->start = start;
+    x->count = count;
+    x->state = B_PENDING;
+    rc_http_resp_init(&x->job.resp);
+    u->prog.batches_total++;
+    return 0;
+}
+
+static void settle(upload *u, batch *x, int state, int err, const char *msg)
+{
+    x->state = state;
+    x->err = err;
+    snprintf(x->msg, sizeof x->msg, "%s", msg ? msg : "");
+    rc_buf_free(&x->body);
+    u->prog.batches_done++;
+    if (state == B_DONE)
+        u->prog.points_done += x->count;
+    else
+        u->prog.points_failed += x->count;
+    if (u->o->progress && !u->stopped && u->o->progress(&u->prog, u->o->progress_userdata))
+        u->stopped = 1;
+}
+
+static long backoff_ms(upload *u, int attempt)
+{
+    long cap = u->o->retry_backoff_ms;
+    for (int i = 0; i < attempt && cap < u->o->retry_max_backoff_ms; i++)
+        cap *= 2;
+    if (cap > u->o->retry_max_backoff_ms)
+        cap = u->o->retry_max_backoff_ms;
+    if (cap <= 1)
+        return cap;
+    uint64_t x = u->c->rng; /* xorshift64: jitter only */
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    u->c->rng = x;
+    return cap / 2 + (long)(x % (uint64_t)(cap / 2 + 1));
+}
+
+/* Builds x's body; splits x in two when the body is over the limit. Returns 1 when x is ready
+ * to send, 0 when it was split or failed (look again), -1 on no memory. */
+static int prepare(upload *u, size_t i)
+{
+    batch *x = u->b[i];
+    char err[256];
+    int rc = qd_upsert_body(&x->body, x->count, u->ids + x->start, u->vectors + x->start * u->dim,
+                            u->dim, u->payloads ? u->payloads + x->start : NULL, err, sizeof err);
+    if (rc == QDRANT_ENOMEM)
+        return -1;
+    if (rc != QDRANT_OK) { /* inputs were checked up front: not expected */
+        settle(u, x, B_FAILED, rc, err);
+        return 0;
+    }
+    if (x->body.len <= u->o->max_body_bytes)
+        return 1;
+    if (x->count == 1) {
+        snprintf(err, sizeof err, "point %zu alone makes a %zu-byte body, over max_body_bytes %zu",
+                 x->start, x->body.len, u->o->max_body_bytes);
+        settle(u, x, B_FAILED, QDRANT_EINVAL, err);
+        return 0;
+    }
+    size_t start = x->start, half = x->count / 2, rest = x->count - half;
+    rc_buf_free(&x->body);
+    x->count = half;
+    u->prog.batches_total--; /* add_batch counts the two halves */
+    if (add_batch(u, start + half, rest) < 0)
+        return -1;
+    u->prog.batches_total++;
+    return 0;
+}
+
+static int next_job(void *ud, rc_http_job **job, long *wait_ms)
+{
+    upload *u = ud;
+    if (u->fatal)
+        return -1;
+    int64_t now = rc_now_ms();
+    long wait = -1;
+    int pending = 0;
+    while (u->next_scan < u->nb && u->b[u->next_scan]->state != B_PENDING)
+        u->next_scan++;
+    for (size_t i = u->next_scan; i < u->nb; i++) {
+        batch *x = u->b[i];
+        if (x->state != B_PENDING)
+            continue;
+        if (u->stopped) {
+            settle(u, x, B_FAILED, QDRANT_ESTOPPED, "stopped by the progress callback");
+            continue;
+        }
+        pending = 1;
+        if (x->not_before > now) {
+            long w = (long)(x->not_before - now);
+            if (wait < 0 || w < wait)
+                wait = w;
+            continue;
+        }
+        int r;
+        while ((r = prepare(u, i)) == 0 && x->state == B_PENDING)
+            ; /* split: try the first half again */
+        if (r < 0) {
+            u->fatal = 1;
+            return -1;
+        }
+        if (r == 0)
+            continue; /* failed */
+        x->state = B_RUNNING;
+        x->attempts++;
+        x->job.method = "PUT";
+        x->job.url = u->url;
+        x->job.body = x->body.data;
+        x->job.body_len = x->body.len;
+        x->job.content_type = "application/json";
+        x->job.ud = x;
+        *job = &x->job;
+        return 1;
+    }
+    if (!pending)
+        return -1;
+    *wait_ms = wait < 0 ? 10 : wait;
+    return 0;
+}
+
+static void job_done(void *ud, rc_http_job *job)
+{
+    upload *u = ud;
+    batch *x = job->ud;
+    int retryable = 0, err = QDRANT_OK;
+    char msg[256] = "";
+    long wait = -1;
+    long st = job->resp.status;
+    if (job->rc != RC_OK) {
+        err = job->rc == RC_ETIMEOUT  ? QDRANT_ETIMEOUT
+              : job->rc == RC_ENOMEM  ? QDRANT_ENOMEM
+              : job->rc == RC_ETOOBIG ? QDRANT_EPROTOCOL
+                                      : QDRANT_ETRANSPORT;
+        snprintf(msg, sizeof msg, "%s", job->resp.error);
+        /* An upsert with explicit ids is idempotent: resending it is always safe. */
+        retryable = err == QDRANT_ETIMEOUT || err == QDRANT_ETRANSPORT;
+    } else if (st >= 200 && st < 300) {
+        json_object *o = qd_parse_json(u->tok, job->resp.body.data, job->resp.body.len), *r, *s;
+        const char *status = NULL;
+        if (o && json_object_object_get_ex(o, "result", &r) &&
+            json_object_object_get_ex(r, "status", &s) && json_object_is_type(s, json_type_string))
+            status = json_object_get_string(s);
+        if (status && (strcmp(status, "completed") == 0 || strcmp(status, "acknowledged") == 0)) {
+            err = QDRANT_OK;
+        } else if (status && strcmp(status, "wait_timeout") == 0) {
+            err = QDRANT_EWAITTIMEOUT;
+            snprintf(msg, sizeof msg,
+                     "the server had not applied the batch within its wait "
+                     "timeout");
+            retryable = 1;
+        } else {
+            err = QDRANT_EPROTOCOL;
+            snprintf(msg, sizeof msg, "upsert reply is not a write result");
+        }
+        json_object_put(o);
+    } else {
+        err = qd_error_for_status(st, job->resp.body.data, job->resp.body.len, msg, sizeof msg);
+        retryable = st == 429 || st == 502 || st == 503 || st == 504;
+        wait = job->resp.retry_after_ms;
+    }
+    if (err == QDRANT_OK) {
+        settle(u, x, B_DONE, 0, NULL);
+        return;
+    }
+    if (retryable && x->attempts <= u->o->max_retries && !u->stopped) {
+        long b = backoff_ms(u, x->attempts - 1);
+        if (wait > b)
+            b = wait;
+        qd_log(u->c, QDRANT_LOG_INFO,
+               "upload batch of %zu points at %zu: %s; retry %d/%d in %ld ms", x->count, x->start,
+               msg, x->attempts, u->o->max_retries, b);
+        x->state = B_PENDING;
+        x->not_before = rc_now_ms() + b;
+        u->prog.retries++;
+        u->next_scan = 0;
+        return;
+    }
+    char full[256];
+    if (st)
+        snprintf(full, sizeof full, "HTTP %ld: %s", st, msg);
+    else
+        snprintf(full, sizeof full, "%s", msg);
+    settle(u, x, B_FAILED, err, full);
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+    const batch *x = *(batch *const *)a, *y = *(batch *const *)b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int make_result(qdrant_upload_result **out, upload *u)
+{
+    qdrant_upload_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return QDRANT_ENOMEM;
+    if (u->nb)
+        qsort(u->b, u->nb, sizeof *u->b, cmp_start);
+    size_t failed = 0, nfb = 0;
+    for (size_t i = 0; i < u->nb; i++)
+        if (u->b[i]->state != B_DONE) {
+            failed += u->b[i]->count;
+            nfb++;
+        }
+    if (failed) {
+        r->index = malloc(failed * sizeof *r->index);
+        r->err = malloc(failed * sizeof *r->err);
+        r->msg = malloc(failed * sizeof *r->msg);
+        r->msgs = calloc(nfb, sizeof *r->msgs);
+        if (!r->index || !r->err || !r->msg || !r->msgs) {
+            qdrant_upload_result_free(r);
+            return QDRANT_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < u->nb; i++) {
+        batch *x = u->b[i];
+        if (x->state == B_DONE)
+            continue;
+        char *m = strdup(x->msg);
+        if (!m) {
+            qdrant_upload_result_free(r);
+            return QDRANT_ENOMEM;
+        }
+        r->msgs[r->nmsgs++] = m;
+        for (size_t k = 0; k < x->count; k++) {
+            r->index[r->n] = x->start + k;
+            r->err[r->n] = x->state == B_FAILED ? x->err : QDRANT_ESTOPPED;
+            r->msg[r->n] = m;
+            r->n++;
+        }
+    }
+    *out = r;
+    return QDRANT_OK;
+}
+
+QDRANT_API int qdrant_points_upload(qdrant_upload_result **out, qdrant_client *c,
+                                    const char *collection, size_t n, const qdrant_point_id *ids,
+                                    const float *vectors, size_t dim, const char *const *payloads,
+                                    const qdrant_upload_options *opts)
+{
+    if (!c)
+        return QDRANT_EINVAL;
+    qd_reset_err(c);
+    int rc = qd_check_name(c, "collection name", collection);
+    if (rc)
+        return rc;
+    qdrant_upload_options defaults = QDRANT_UPLOAD_OPTIONS_INIT;
+    if (!opts)
+        opts = &defaults;
+    if (opts->version != QDRANT_UPLOAD_OPTIONS_VERSION)
+        return qd_set_err(c, QDRANT_EINVAL, "unknown upload options version %u", opts->version);
+    if (opts->batch_points == 0 || opts->parallel < 1 || opts->parallel > 16 ||
+        opts->max_retries < 0 || opts->retry_backoff_ms < 0 || opts->retry_max_backoff_ms < 0 ||
+        opts->max_body_bytes < 64)
+        return qd_set_err(c, QDRANT_EINVAL, "invalid upload options");
+    if (n && (!ids || !vectors || dim == 0))
+        return qd_set_err(c, QDRANT_EINVAL, "ids and vectors are required");
+    /* Check every point before sending anything: bad input loses nothing. */
+    for (size_t i = 0; i < n; i++) {
+        char tmp[QDRANT_POINT_ID_STRLEN];
+        if (qdrant_point_id_format(tmp, sizeof tmp, &ids[i]) != QDRANT_OK)
+            return qd_set_err(c, QDRANT_EINVAL, "point %zu: invalid id", i);
+        const float *v = vectors + i * dim;
+        for (size_t k = 0; k < dim; k++)
+            if (!(v[k] - v[k] == 0.0f))
+                return qd_set_err(c, QDRANT_EINVAL,
+                                  "point %zu: vector element %zu is NaN or "
+                                  "infinite",
+                                  i, k);
+        if (payloads && payloads[i] && !qd_json_valid(payloads[i], strlen(payloads[i]), 1))
+            return qd_set_err(c, QDRANT_EINVAL, "point %zu: payload is not a JSON object", i);
+    }
+    qdrant_write_options w = QDRANT_WRITE_OPTIONS_INIT;
+    w.wait = opts->wait;
+    w.ordering = opts->ordering;
+    if ((rc = qd_check_write_options(c, &w)) != QDRANT_OK)
+        return rc;
+    rc_buf q = RC_BUF_INIT;
+    if (qd_write_query(&q, &w)) {
+        rc_buf_free(&q);
+        return qd_nomem(c);
+    }
+    const char *u_url = qd_url(c, q.data, "/collections/", collection, "/points", NULL, NULL);
+    rc_buf_free(&q);
+    char *url = u_url ? strdup(u_url) : NULL;
+    upload u;
+    memset(&u, 0, sizeof u);
+    u.c = c;
+    u.o = opts;
+    u.url = url;
+    u.n = n;
+    u.dim = dim;
+    u.ids = ids;
+    u.vectors = vectors;
+    u.payloads = payloads;
+    u.prog.points_total = n;
+    u.tok = json_tokener_new_ex(QD_JSON_DEPTH);
+    rc_http_pool *pool = NULL;
+    int nomem = !url || !u.tok;
+    for (size_t s = 0; s < n && !nomem; s += opts->batch_points)
+        nomem = add_batch(&u, s, n - s < opts->batch_points ? n - s : opts->batch_points) < 0;
+    size_t par = (size_t)opts->parallel;
+    if (u.nb && par > u.nb)
+        par = u.nb;
+    if (!nomem && u.nb && rc_http_pool_new_like(&pool, c->http, par) != RC_OK)
+        nomem = 1;
+    if (!nomem && u.nb) {
+        int pr = rc_http_pool_run(pool, next_job, job_done, &u);
+        nomem = pr == RC_ENOMEM || u.fatal;
+    }
+    qdrant_upload_result *res = NULL;
+    if (!nomem && make_result(&res, &u) != QDRANT_OK)
+        nomem = 1;
+    if (nomem) {
+        rc = qd_nomem(c);
+    } else if (res->n) {
+        rc = res->err[0];
+        qd_set_err(c, rc, "%zu of %zu points were not stored (%zu batch retries); first: %s",
+                   res->n, n, u.prog.retries, res->msg[0]);
+    } else {
+        rc = QDRANT_OK;
+    }
+    for (size_t i = 0; i < u.nb; i++) {
+        rc_buf_free(&u.b[i]->body);
+        rc_http_resp_free(&u.b[i]->job.resp);
+        free(u.b[i]);
+    }
+    free(u.b);
+    rc_http_pool_free(pool);
+    if (u.tok)
+        json_tokener_free(u.tok);
+    free(url);
+    if (out && res)
+        *out = res;
+    else
+        qdrant_upload_result_free(res);
+    return rc;
+}
+
+QDRANT_API size_t qdrant_upload_result_failed_count(const qdrant_upload_result *r)
+{
+    return r ? r->n : 0;
+}
+
+QDRANT_API size_t qdrant_upload_result_failed_index(const qdrant_upload_result *r, size_t i)
+{
+    return r && i < r->n ? r->index[i] : (size_t)-1;
+}
+
+QDRANT_API int qdrant_upload_result_failed_error(const qdrant_upload_result *r, size_t i)
+{
+    return r && i < r->n ? r->err[i] : QDRANT_OK;
+}
+
+QDRANT_API const char *qdrant_upload_result_failed_message(const qdrant_upload_result *r, size_t i)
+{
+    return r && i < r->n ? r->msg[i] : "";
+}
+
+QDRANT_API void qdrant_upload_result_free(qdrant_upload_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nmsgs; i++)
+        free(r->msgs[i]);
+    free(r->msgs);
+    free(r->msg);
+    free(r->err);
+    free(r->index);
+    free(r);
+}
