@@ -25,6 +25,7 @@ check() { # check DESCRIPTION COMMAND...
 
 check "meson install into a staging root" meson install -C "$build" --destdir "$tmp/root" --no-rebuild --quiet
 pcdir=$(dirname "$(find "$tmp/root" -name driftq.pc | head -n1)")
+check "pkg-config knows qdrant" env PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$tmp/root" pkg-config --exists qdrant
 libdir=$(dirname "$(find "$tmp/root" -name 'libdriftq.so' | head -n1)")
 export PKG_CONFIG_PATH=$pcdir PKG_CONFIG_SYSROOT_DIR=$tmp/root
 check "pkg-config knows driftq" pkg-config --exists driftq
@@ -33,6 +34,11 @@ for ex in driftq_producer driftq_consumer; do
     # shellcheck disable=SC2046
     check "build $ex against the installed library" \
         $cc -std=c99 -Wall -Wextra -Werror -o "$tmp/$ex" "$src/examples/$ex.c" $(pkg-config --cflags --libs driftq)
+done
+for ex in qdrant_quickstart qdrant_blue_green; do
+    # shellcheck disable=SC2046
+    check "build $ex against the installed library" \
+        $cc -std=c99 -Wall -Wextra -Werror -o "$tmp/$ex" "$src/examples/$ex.c" $(pkg-config --cflags --libs qdrant)
 done
 check "the examples link the installed libdriftq" sh -c "LD_LIBRARY_PATH='$libdir' ldd '$tmp/driftq_producer' | grep -q '$libdir/libdriftq.so'"
 
@@ -71,5 +77,36 @@ if [ $rc -eq 0 ] && [ $ms -lt 1000 ]; then
 else
     echo "not ok $n - SIGTERM stops the consumer cleanly (rc=$rc, ${ms} ms)"; failed=$((failed + 1))
 fi
+
+# Qdrant examples against QDRANT_TEST_URL or the loopback test server.
+qurl=${QDRANT_TEST_URL:-}
+if [ -z "$qurl" ]; then
+    "$python" "$src/tests/servers/qdrant_server.py" --port 0 >"$tmp/qdrant.out" &
+    qdrant_pid=$!
+    for _ in $(seq 100); do
+        qurl=$(sed -n 's/^QDRANT_URL=//p' "$tmp/qdrant.out")
+        [ -n "$qurl" ] && break
+        sleep 0.1
+    done
+fi
+coll="examples_$$_$(date +%s)"
+n=$((n + 1))
+if out=$("$tmp/qdrant_quickstart" "$qurl" "$coll" 2>&1) && grep -q '^hit 1: id 1 ' <<<"$out" &&
+    grep -q '^hit 2: id 3 ' <<<"$out" && ! grep -q 'id 2 ' <<<"$out"; then
+    echo "ok $n - qdrant quickstart: filtered query finds ids 1 then 3"
+else
+    echo "not ok $n - qdrant quickstart: filtered query finds ids 1 then 3"; failed=$((failed + 1))
+    printf '%s\n' "$out" | sed 's/^/# /'
+fi
+n=$((n + 1))
+if out=$("$tmp/qdrant_blue_green" "$qurl" "${coll}_alias" 2>&1) &&
+    [ "$(grep -c serves <<<"$out")" = 2 ] && grep -q '_blue"}$' <<<"$(grep serves <<<"$out" | head -1)" &&
+    grep -q '_green"}$' <<<"$(grep serves <<<"$out" | tail -1)"; then
+    echo "ok $n - qdrant blue/green: the alias serves blue, then green after the switch"
+else
+    echo "not ok $n - qdrant blue/green: the alias serves blue, then green after the switch"; failed=$((failed + 1))
+    printf '%s\n' "$out" | sed 's/^/# /'
+fi
+[ -n "${qdrant_pid:-}" ] && kill "$qdrant_pid" 2>/dev/null && wait "$qdrant_pid" 2>/dev/null
 echo "1..$n"
 [ $failed -eq 0 ]
