@@ -2754,7 +2754,7 @@ class Conn:
         if close and v11 and not has_token(conn_hdr or '', 'close'):
             hdrs = [(k, v) for k, v in hdrs if k != 'Connection']
             extra_conn = 'close'
-        out = ['HTTP/1.1 %d %s\r\n' % (status, REASONS.get(status, 'Status'))]
+        out = ['%s %d %s\r\n' % ('HTTP/1.1' if v11 else 'HTTP/1.0', status, REASONS.get(status, 'Status'))]
         for k, v in sorted(hdrs, key=lambda kv: kv[0]):
             out.append('%s: %s\r\n' % (k, v))
         out.append('Date: %s\r\n' % http_date())
