@@ -22,7 +22,15 @@ for s in missing:
     print(f"listed in {mapfile} but not exported: {s}")
 for s in extra:
     print(f"exported but not listed in {mapfile}: {s}")
-undocumented = []
-if missing or extra:
+# The library never prints, exits or aborts: it must not even import such a function.
+FORBIDDEN = {"printf", "fprintf", "vprintf", "vfprintf", "puts", "fputs", "putchar", "perror",
+             "abort", "exit", "_exit", "_Exit", "quick_exit", "__assert_fail", "stdout",
+             "stderr", "__printf_chk", "__fprintf_chk", "__vfprintf_chk", "syslog"}
+und = subprocess.run(["nm", "-D", "--undefined-only", lib], capture_output=True, text=True,
+                     check=True).stdout
+bad = sorted({ln.split()[-1].split("@")[0] for ln in und.splitlines() if ln.strip()} & FORBIDDEN)
+for s in bad:
+    print(f"{lib} imports {s}: library code must not print, exit or abort")
+if missing or extra or bad:
     sys.exit(1)
 print(f"{lib}: {len(have)} symbols, exactly the version script's")
