@@ -1,0 +1,360 @@
+/* Pipeline core, embedding side: the hash embedder's retrieval quality, the OpenAI-compatible
+ * embedder against a scripted server (exact requests, batching, 429 retry, wrong lengths,
+ * dimension changes, errors, the key never in messages) and the persistent embedding cache. */
+#include "pipeline.h"
+#include "buf.h"
+#include "scripted.h"
+#include "tap.h"
+
+#include <math.h>
+#include <stdint.h>
+
+static uint64_t rng = 0x2545F4914F6CDD1DULL;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+static float dot(const float *a, const float *b, size_t d)
+{
+    double s = 0;
+    for (size_t i = 0; i < d; i++)
+        s += (double)a[i] * b[i];
+    return (float)s;
+}
+
+#define NCH 200
+static void test_hash_embedder(void)
+{
+    static const char *syl[] = {"ka", "lo",  "mi",  "ne",  "ru",  "sa",  "ti",  "vo",  "ze",
+                                "qu", "pra", "ste", "dor", "fin", "gal", "hem", "jun", "bex"};
+    char vocab[400][16];
+    for (int i = 0; i < 400; i++) {
+        vocab[i][0] = 0;
+        int ns = 2 + (int)(rnd() % 2);
+        for (int s = 0; s < ns; s++)
+            strcat(vocab[i], syl[rnd() % 18]);
+    }
+    char *text[NCH], *query[NCH];
+    for (int c = 0; c < NCH; c++) {
+        rc_buf b = RC_BUF_INIT, q = RC_BUF_INIT;
+        int nw = 60 + (int)(rnd() % 40);
+        for (int w = 0; w < nw; w++) {
+            /* Zipf-ish: common words shared by all chunks, rarer ones more distinctive */
+            uint32_t r = rnd() % 400;
+            const char *word = vocab[(r * r) / 400];
+            rc_buf_printf(&b, "%s%s%s", w ? " " : "", w % 11 == 0 ? "The " : "", word);
+            if (w >= nw / 4 && w < nw / 4 + nw / 2)
+                rc_buf_printf(&q, "%s%s", q.len ? " " : "", word);
+        }
+        text[c] = rc_buf_steal(&b);
+        query[c] = rc_buf_steal(&q);
+    }
+    rp_embedder *e = NULL;
+    is_int(rp_embedder_hash_new(&e, 0), 0, "hash embedder");
+    is_str(rp_embedder_name(e), "hash", "name");
+    is_str(rp_embedder_model(e), "fh-v1", "model");
+    is_int(rp_embedder_dim(e), 384, "default dim 384");
+    float *v = NULL, *qv = NULL, *v2 = NULL;
+    is_int(rp_embed_batch(e, &v, (const char *const *)text, NCH), 0, "embed 200 chunks");
+    is_int(rp_embed_batch(e, &qv, (const char *const *)query, NCH), 0, "embed 200 queries");
+    is_int(rp_embed_batch(e, &v2, (const char *const *)text, NCH), 0, "embed again");
+    ok(v && v2 && !memcmp(v, v2, NCH * 384 * sizeof *v), "deterministic");
+    int unit = 1, self = 0, sub = 0;
+    for (int i = 0; i < NCH; i++) {
+        unit &= fabsf(dot(v + i * 384, v + i * 384, 384) - 1.0f) < 1e-4f;
+        int best = -1, qbest = -1;
+        float bs = -2, qs = -2;
+        for (int j = 0; j < NCH; j++) {
+            float s = dot(v + i * 384, v + j * 384, 384);
+            float t = dot(qv + i * 384, v + j * 384, 384);
+            if (s > bs)
+                bs = s, best = j;
+            if (t > qs)
+                qs = t, qbest = j;
+        }
+        self += best == i;
+        sub += qbest == i;
+    }
+    ok(unit, "L2-normalised");
+    is_int(self, NCH, "each chunk's own embedding is its nearest neighbour");
+    is_int(sub, NCH, "the middle half of each chunk's words finds that chunk first");
+    /* case and white space insensitivity of the features */
+    const char *pair[] = {"Hello \t World", "hello world"};
+    float *pv = NULL;
+    is_int(rp_embed_batch(e, &pv, pair, 2), 0, "embed pair");
+    ok(pv && dot(pv, pv + 384, 384) > 0.99f, "lower-cased, white space folded");
+    free(pv);
+    const char *empty[] = {""};
+    is_int(rp_embed_batch(e, &pv, empty, 1), 0, "empty text");
+    ok(pv && pv[0] == 1.0f, "empty text gets a fixed unit vector");
+    free(pv);
+    rp_embedder *e2 = NULL;
+    rp_embedder_hash_new(&e2, 1000);
+    is_int(rp_embedder_dim(e2), 1000, "dim configurable");
+    rp_embedder_free(e2);
+    free(v);
+    free(v2);
+    free(qv);
+    rp_embedder_free(e);
+    rp_embedder_free(NULL);
+    for (int c = 0; c < NCH; c++) {
+        free(text[c]);
+        free(query[c]);
+    }
+}
+
+static const char *reply(const char *status, const char *headers, const char *body)
+{
+    static char pool[32][2048];
+    static int n;
+    char *p = pool[n++ % 32];
+    snprintf(p, sizeof pool[0],
+             "HTTP/1.1 %s\r\nContent-Type: application/json\r\n%sContent-Length: %zu\r\n\r\n%s",
+             status, headers, strlen(body), body);
+    return p;
+}
+
+static char warned[4096];
+static void on_warn(void *ud, const char *msg)
+{
+    (void)ud;
+    strncat(warned, msg, sizeof warned - strlen(warned) - 2);
+    strcat(warned, "\n");
+}
+
+static rp_embedder *openai_for(scripted *s, size_t batch, int retries)
+{
+    rp_openai_options o = RP_OPENAI_OPTIONS_INIT;
+    o.base_url = ss_url(s);
+    o.model = "m1";
+    o.api_key = "sk-secret-123";
+    o.batch_size = batch;
+    o.max_retries = retries;
+    o.backoff_ms = 5;
+    o.warn = on_warn;
+    rp_embedder *e = NULL;
+    char err[256];
+    if (rp_embedder_openai_new(&e, &o, err, sizeof err))
+        diag("openai_new: %s", err);
+    return e;
+}
+
+static void test_openai(void)
+{
+    /* exact request; data answered out of order */
+    ss_step a[] = {
+        {reply("200 OK", "",
+               "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":1,"
+               "\"embedding\":[4,5,6]},{\"object\":\"embedding\",\"index\":0,\"embedding\":"
+               "[0.5,-1.25,3e-2]}],\"model\":\"m1\",\"usage\":{\"prompt_tokens\":2}}"),
+         SS_KEEP, 0},
+        {reply("200 OK", "", "{\"data\":[{\"index\":0,\"embedding\":[1,2,3]}]}"), SS_KEEP, 0},
+        {reply("200 OK", "", "{\"data\":[{\"index\":0,\"embedding\":[1,2,3,4]}]}"), SS_KEEP, 0},
+    };
+    scripted *s = ss_start(a, 3);
+    rp_embedder *e = openai_for(s, 64, 2);
+    ok(e != NULL, "openai embedder");
+    is_int(rp_embedder_dim(e), 0, "dim unknown before the first answer");
+    const char *texts[] = {"hello", "w\xC3\xB6rld \"q\""};
+    float *v = NULL;
+    is_int(rp_embed_batch(e, &v, texts, 2), 0, "embed 2");
+    is_int(rp_embedder_dim(e), 3, "dim learned from the answer");
+    ok(v && v[0] == 0.5f && v[1] == -1.25f && fabsf(v[2] - 0.03f) < 1e-7f && v[3] == 4 && v[5] == 6,
+       "vectors placed by index");
+    free(v);
+    v = NULL;
+    const ss_request *r = ss_req(s, 0);
+    char hb[256];
+    is_str(r ? r->method : NULL, "POST", "method");
+    is_str(r ? r->target : NULL, "/v1/embeddings", "path");
+    is_str(r ? ss_header(r, "Authorization", hb, sizeof hb) : NULL, "Bearer sk-secret-123",
+           "bearer key");
+    is_str(r ? ss_header(r, "Content-Type", hb, sizeof hb) : NULL, "application/json",
+           "content type");
+    is_str(r ? r->body : NULL,
+           "{\"model\":\"m1\",\"input\":[\"hello\",\"w\xC3\xB6rld \\\"q\\\"\"]}", "exact body");
+    is_int(rp_embed_batch(e, &v, texts, 1), 0, "same dim again");
+    free(v);
+    v = NULL;
+    is_int(rp_embed_batch(e, &v, texts, 1), RP_EDIM, "a dimension change is an error");
+    ok(strstr(rp_embedder_errmsg(e), "dimension 4, expected 3") != NULL, "dim message");
+    ok(v == NULL, "out untouched on failure");
+    rp_embedder_free(e);
+    ss_stop(s);
+
+    /* batching, 429 then success (Retry-After honoured), a wrong-length answer */
+    warned[0] = 0;
+    ss_step b[] = {
+        {reply("429 Too Many Requests", "Retry-After: 0\r\n",
+               "{\"error\":{\"message\":\"slow down\"}}"),
+         SS_KEEP, 0},
+        {reply("200 OK", "",
+               "{\"data\":[{\"index\":0,\"embedding\":[1,0]},{\"index\":1,\"embedding\":[0,1]}]}"),
+         SS_KEEP, 0},
+        {reply("200 OK", "", "{\"data\":[{\"index\":0,\"embedding\":[1,1]}]}"), SS_KEEP, 0},
+        {reply("200 OK", "", "{\"data\":[{\"index\":0,\"embedding\":[1,1]}]}"), SS_KEEP, 0},
+    };
+    s = ss_start(b, 4);
+    e = openai_for(s, 2, 3);
+    const char *three[] = {"a", "b", "c"};
+    is_int(rp_embed_batch(e, &v, three, 3), 0, "3 texts in batches of 2 after a 429");
+    is_int(ss_count(s), 3, "429 + 2 batches");
+    ok(v && v[0] == 1 && v[3] == 1 && v[4] == 1 && v[5] == 1, "batches joined in order");
+    ok(strstr(warned, "HTTP 429: slow down; retry 1/3") != NULL, "retry warned");
+    ok(!strstr(warned, "sk-secret"), "key never in warnings");
+    r = ss_req(s, 2);
+    is_str(r ? r->body : NULL, "{\"model\":\"m1\",\"input\":[\"c\"]}", "second batch body");
+    free(v);
+    v = NULL;
+    is_int(rp_embed_batch(e, &v, three, 2), RP_EPROTOCOL, "wrong-length answer");
+    ok(strstr(rp_embedder_errmsg(e), "1 embeddings for 2 inputs") != NULL, "length message");
+    rp_embedder_free(e);
+    ss_stop(s);
+
+    /* a 4xx is final; 5xx retried until exhausted; malformed JSON */
+    ss_step c[] = {
+        {reply("401 Unauthorized", "", "{\"error\":{\"message\":\"bad key\"}}"), SS_KEEP, 0},
+        {reply("503 Service Unavailable", "", "{}"), SS_KEEP, 0},
+        {reply("503 Service Unavailable", "", "{}"), SS_KEEP, 0},
+        {reply("200 OK", "", "{\"data\":[{\"index\":0,\"embedding\":[1,"), SS_KEEP, 0},
+        {reply("200 OK", "", "{\"data\":[{\"index\":5,\"embedding\":[1]}]}"), SS_KEEP, 0},
+    };
+    s = ss_start(c, 5);
+    e = openai_for(s, 8, 1);
+    is_int(rp_embed_batch(e, &v, three, 1), RP_EHTTP, "401 is final");
+    ok(strstr(rp_embedder_errmsg(e), "HTTP 401: bad key") != NULL, "error text kept");
+    ok(!strstr(rp_embedder_errmsg(e), "sk-secret"), "key never in messages");
+    is_int(ss_count(s), 1, "no retry on 401");
+    is_int(rp_embed_batch(e, &v, three, 1), RP_EHTTP, "503 until retries run out");
+    ok(strstr(rp_embedder_errmsg(e), "retries exhausted") != NULL, "exhausted message");
+    is_int(rp_embed_batch(e, &v, three, 1), RP_EPROTOCOL, "truncated JSON");
+    is_int(rp_embed_batch(e, &v, three, 1), RP_EPROTOCOL, "index out of range");
+    rp_embedder_free(e);
+    ss_stop(s);
+
+    /* base URL forms, required options */
+    rp_openai_options o = RP_OPENAI_OPTIONS_INIT;
+    char err[256];
+    is_int(rp_embedder_openai_new(&e, &o, err, sizeof err), RP_EINVAL, "base_url required");
+    ss_step d[] = {
+        {reply("200 OK", "", "{\"data\":[{\"index\":0,\"embedding\":[1]}]}"), SS_KEEP, 0}};
+    s = ss_start(d, 1);
+    char base[256];
+    snprintf(base, sizeof base, "%s/v1/", ss_url(s));
+    o.base_url = base;
+    o.model = "m";
+    e = NULL;
+    is_int(rp_embedder_openai_new(&e, &o, err, sizeof err), 0, "base with /v1/");
+    is_int(rp_embed_batch(e, &v, three, 1), 0, "embed");
+    is_str(ss_req(s, 0) ? ss_req(s, 0)->target : NULL, "/v1/embeddings", "no doubled /v1");
+    ok(ss_req(s, 0) && !ss_header(ss_req(s, 0), "Authorization", base, sizeof base),
+       "no Authorization without a key");
+    free(v);
+    v = NULL;
+    rp_embedder_free(e);
+    ss_stop(s);
+}
+
+/* A counting embedder around the hash embedder; its dimension is unknown until first use when
+ * lazy is set (as the openai embedder's). */
+typedef struct counting {
+    rp_embedder base;
+    rp_embedder *inner;
+    size_t embedded;
+    int lazy, used;
+} counting;
+static const char *c_name(const rp_embedder *e)
+{
+    return "counting";
+}
+static const char *c_model(const rp_embedder *e)
+{
+    return "m";
+}
+static size_t c_dim(const rp_embedder *e)
+{
+    const counting *c = (const counting *)e;
+    return c->lazy && !c->used ? 0 : rp_embedder_dim(c->inner);
+}
+static int c_embed(rp_embedder *e, float **out, const char *const *t, size_t n)
+{
+    counting *c = (counting *)e;
+    c->embedded += n;
+    c->used = 1;
+    return rp_embed_batch(c->inner, out, t, n);
+}
+static const char *c_err(const rp_embedder *e)
+{
+    return "";
+}
+static void c_free(rp_embedder *e) {}
+static const rp_embedder_vtable counting_vt = {c_name, c_model, c_dim, c_embed, c_err, c_free};
+
+static void test_cache(void)
+{
+    char dir[64] = "/tmp/rp_cache_XXXXXX";
+    ok(mkdtemp(dir) != NULL, "temp dir");
+    char cdir[128];
+    snprintf(cdir, sizeof cdir, "%s/cache", dir);
+    counting ce = {{&counting_vt}, NULL, 0, 0, 0};
+    rp_embedder_hash_new(&ce.inner, 16);
+    const char *texts[] = {"alpha beta", "gamma delta", "alpha beta", "epsilon"};
+    char h[4][RP_HASH_HEX];
+    const char *hp[4];
+    for (int i = 0; i < 4; i++) {
+        rp_hash_hex(h[i], texts[i], strlen(texts[i]));
+        hp[i] = h[i];
+    }
+    rp_cache *c = NULL;
+    char err[256];
+    is_int(rp_cache_open(&c, cdir, err, sizeof err), 0, "cache open");
+    float *v1 = NULL, *v2 = NULL;
+    size_t hits = 99;
+    is_int(rp_embed_cached(&v1, &hits, c, &ce.base, texts, hp, 3), 0, "first run");
+    is_int(hits, 0, "no hits");
+    is_int(ce.embedded, 3, "3 embedded");
+    rp_cache_free(c);
+    c = NULL;
+    /* a new run (new handle): nothing is embedded twice */
+    is_int(rp_cache_open(&c, cdir, err, sizeof err), 0, "cache reopen");
+    ce.embedded = 0;
+    is_int(rp_embed_cached(&v2, &hits, c, &ce.base, texts, hp, 4), 0, "second run");
+    is_int(hits, 3, "3 hits");
+    is_int(ce.embedded, 1, "only the new text embedded");
+    ok(v1 && v2 && !memcmp(v1, v2, 3 * 16 * sizeof(float)), "cached vectors identical");
+    free(v2);
+    v2 = NULL;
+    /* dimension not known yet: the cache's dimension is assumed, then verified */
+    counting lazy = {{&counting_vt}, ce.inner, 0, 1, 0};
+    is_int(rp_embed_cached(&v2, &hits, c, &lazy.base, texts, hp, 4), 0, "lazy-dim embedder");
+    is_int(hits, 4, "all hits with the assumed dimension");
+    is_int(lazy.embedded, 0, "nothing embedded");
+    free(v2);
+    v2 = NULL;
+    /* key includes the dimension */
+    float one[16];
+    int found = 1;
+    is_int(rp_cache_get(c, one, &found, "counting", "m", 8, hp[0]), 0, "get other dim");
+    is_int(found, 0, "other dimension is another key");
+    is_int(rp_cache_get(c, one, &found, "counting", "m", 16, hp[0]), 0, "get");
+    ok(found && !memcmp(one, v1, sizeof one), "get returns the stored vector");
+    free(v1);
+    rp_cache_free(c);
+    rp_cache_free(NULL);
+    rp_embedder_free(ce.inner);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ok(system(cmd) == 0, "cleanup");
+}
+
+int main(void)
+{
+    test_hash_embedder();
+    test_openai();
+    test_cache();
+    return tap_done();
+}
