@@ -59,7 +59,13 @@ typedef enum qdrant_error {
     QDRANT_ESERVER = -11,    /* 5xx (after the retry budget, where retried) */
     /* A write with wait=true answered status "wait_timeout": the server accepted the operation
      * but had not applied it when its timeout ran out. It will normally still be applied. */
-    QDRANT_EWAITTIMEOUT = -12
+    QDRANT_EWAITTIMEOUT = -12,
+    /* Local mode (see qdrant_client_options.url): the call or one of its options (e.g. a filter
+     * condition the local engine does not implement) is not supported without a server. */
+    QDRANT_EUNSUPPORTED = -13,
+    /* Local mode: the store directory or its database cannot be created, read or written
+     * (permissions, disk full, a damaged database). */
+    QDRANT_EIO = -14
 } qdrant_error;
 
 /* A static, never-NULL description of an error code. */
@@ -103,7 +109,8 @@ typedef void (*qdrant_log_fn)(int level, const char *message, void *userdata);
 #define QDRANT_CLIENT_OPTIONS_VERSION 1
 typedef struct qdrant_client_options {
     unsigned int version;
-    /* Base URL, e.g. "http://127.0.0.1:6333" (a path prefix and a trailing "/" are accepted). */
+    /* Base URL, e.g. "http://127.0.0.1:6333" (a path prefix and a trailing "/" are accepted),
+     * or a local store directory (local mode, see "Local mode" below). */
     const char *url;
     /* Sent as the "api-key" header on every request; NULL: none. Never logged. */
     const char *api_key;
@@ -135,8 +142,50 @@ typedef struct qdrant_client_options {
 /* Fills opts with the defaults for the given version. Returns QDRANT_EINVAL for an unknown one. */
 QDRANT_API int qdrant_client_options_init(qdrant_client_options *opts, unsigned int version);
 
-/* Creates a client. No connection is made until the first call. */
+/* Creates a client. No connection is made (and no local store opened) until the first call.
+ * QDRANT_EINVAL for options or a URL that cannot be used (see below). */
 QDRANT_API int qdrant_client_new(qdrant_client **out, const qdrant_client_options *opts);
+
+/* ---- Local mode -------------------------------------------------------------------------
+ *
+ * The URL chooses the backend:
+ *  - "http://..." or "https://...": a Qdrant server over its REST API.
+ *  - "file:///abs/path" (or "file://localhost/abs/path"; %XX escapes are decoded, "?" and "#"
+ *    are refused), an absolute path "/abs/path", or a relative path starting with "./" or
+ *    "../" (resolved against the working directory at qdrant_client_new): local mode, on a
+ *    store directory. No server: points live in an SQLite database (WAL) in that directory,
+ *    vectors are searched exactly (brute force) in memory. Several clients and processes may
+ *    share a store. Anything else (e.g. "data" or "ftp://...") is refused with QDRANT_EINVAL.
+ *
+ * The store is opened lazily, at the first call that needs it, so that a failure's message
+ * lands on the handle (qdrant_client_errmsg); a failed open is tried again at the next call.
+ * The directory is created (one level) when missing; an empty directory becomes a store.
+ * Opening fails with QDRANT_EINVAL when the path is not a store (a file, or a non-empty
+ * directory without the store's marker file) and with QDRANT_EIO when it cannot be created or
+ * written (permissions), or the database is damaged.
+ *
+ * Code written against this header runs unchanged on either backend, with the same error codes
+ * for the same situations (wrong dimension: QDRANT_EINVAL, unknown collection: QDRANT_ENOTFOUND,
+ * existing collection: QDRANT_ECONFLICT, an alias named like a collection: QDRANT_ECONFLICT, a
+ * collection named like an alias: QDRANT_EINVAL) and the server's messages. Differences:
+ *  - healthz always succeeds; readyz succeeds when the store opens. Server info: title
+ *    "qdrant local mode", version qdrant_version_string(), commit "".
+ *  - Collection options (HNSW, on_disk, indexing threshold) are accepted and ignored; payload
+ *    index creation is a no-op success (indexes only make a server faster), QDRANT_ENOTFOUND
+ *    for an unknown collection as on a server. Collection info reports status green and only
+ *    size, distance and points_count in its JSON.
+ *  - Writes are applied (and durable against a process crash) before the call returns: the
+ *    write options' wait/ordering/timeout do not apply. The uploader writes its batches one
+ *    after the other in the calling thread (no parallelism, no retries); progress, stopping
+ *    and the failed-point result work as with a server.
+ *  - Alias changes are all-or-nothing: qdrant_alias_switch either points the alias at the new
+ *    collection or changes nothing. Renaming an alias onto a collection's name is refused
+ *    (QDRANT_ECONFLICT).
+ *  - Filter conditions the local engine does not implement (geo, full-text, values_count,
+ *    datetime ranges, ...) fail with QDRANT_EUNSUPPORTED, never with a wrong answer.
+ *  - qdrant_client_http_status() is 0 and qdrant_client_connections() 0; api_key, timeouts,
+ *    retries, TLS and user agent options are ignored. A write waiting on another process's
+ *    lock fails with QDRANT_ETIMEOUT after request_timeout_ms (10 s when 0). */
 QDRANT_API void qdrant_client_free(qdrant_client *client);
 
 /* Detail of the client's last failed call (borrowed, valid until the next call on the client):

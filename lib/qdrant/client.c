@@ -46,6 +46,10 @@ QDRANT_API const char *qdrant_strerror(int code)
         return "server error";
     case QDRANT_EWAITTIMEOUT:
         return "write accepted but not applied within the wait timeout";
+    case QDRANT_EUNSUPPORTED:
+        return "not supported in local mode";
+    case QDRANT_EIO:
+        return "local store I/O error";
     default:
         return "unknown error";
     }
@@ -201,6 +205,9 @@ int qd_call(qdrant_client *c, const char *method, const char *url, const char *b
             int retry_class)
 {
     int rc = QDRANT_OK;
+    if (c->local_dir) /* every public call hands over to local.c before it gets here */
+        return qd_set_err(c, QDRANT_EUNSUPPORTED, "%s %s is not supported in local mode", method,
+                          url);
     /* A Retry-After longer than this is not waited for: the call fails at once with it. */
     long max_wait = c->request_timeout_ms > 0 ? c->request_timeout_ms : 60000;
     for (int attempt = 0;; attempt++) {
@@ -375,18 +382,26 @@ QDRANT_API int qdrant_client_new(qdrant_client **out, const qdrant_client_option
 {
     if (!out || !opts || opts->version != QDRANT_CLIENT_OPTIONS_VERSION || !opts->url)
         return QDRANT_EINVAL;
-    if (strncmp(opts->url, "http://", 7) != 0 && strncmp(opts->url, "https://", 8) != 0)
-        return QDRANT_EINVAL;
+    char *local_dir = NULL;
+    int local = ql_parse_url(&local_dir, opts->url);
+    if (local < 0)
+        return local;
     if (opts->max_retries < 0 || opts->retry_backoff_ms < 0 || opts->retry_max_backoff_ms < 0 ||
-        opts->connect_timeout_ms < 0 || opts->request_timeout_ms < 0)
+        opts->connect_timeout_ms < 0 || opts->request_timeout_ms < 0) {
+        free(local_dir);
         return QDRANT_EINVAL;
-    if (opts->api_key && (!*opts->api_key || !header_safe(opts->api_key)))
+    }
+    if ((opts->api_key && (!*opts->api_key || !header_safe(opts->api_key))) ||
+        (opts->user_agent && !header_safe(opts->user_agent))) {
+        free(local_dir);
         return QDRANT_EINVAL;
-    if (opts->user_agent && !header_safe(opts->user_agent))
-        return QDRANT_EINVAL;
+    }
     qdrant_client *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c) {
+        free(local_dir);
         return QDRANT_ENOMEM;
+    }
+    c->local_dir = local_dir;
     c->tok = json_tokener_new_ex(QD_JSON_DEPTH);
     size_t n = strlen(opts->url);
     while (n > 0 && opts->url[n - 1] == '/')
@@ -414,6 +429,12 @@ QDRANT_API int qdrant_client_new(qdrant_client **out, const qdrant_client_option
     c->rng = (uint64_t)rc_wall_ms() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() ^
              (uint64_t)(uintptr_t)c;
     c->rng |= 1;
+    if (local) { /* no HTTP handle: the store is opened by the first call (local.c) */
+        rc_http_resp_init(&c->resp);
+        qd_reset_err(c);
+        *out = c;
+        return QDRANT_OK;
+    }
     char ua[64];
     snprintf(ua, sizeof ua, "libqdrantc/%s", QD_VERSION);
     const char *hdrs[2] = {keyhdr, NULL};
@@ -451,6 +472,8 @@ QDRANT_API void qdrant_client_free(qdrant_client *c)
 {
     if (!c)
         return;
+    ql_close(c);
+    free(c->local_dir);
     rc_http_free(c->http);
     rc_http_resp_free(&c->resp);
     rc_buf_free(&c->body);
@@ -493,19 +516,21 @@ static int probe(qdrant_client *c, const char *path)
 
 QDRANT_API int qdrant_healthz(qdrant_client *c)
 {
+    if (c && c->local_dir) { /* the library is alive; readyz checks the store */
+        qd_reset_err(c);
+        return QDRANT_OK;
+    }
     return probe(c, "/healthz");
 }
 
 QDRANT_API int qdrant_readyz(qdrant_client *c)
 {
+    if (c && c->local_dir) {
+        qd_reset_err(c);
+        return ql_readyz(c);
+    }
     return probe(c, "/readyz");
 }
-
-struct qdrant_server_info {
-    char *title;
-    char *version;
-    char *commit;
-};
 
 static char *qd_strdup(const char *s)
 {
@@ -537,6 +562,10 @@ QDRANT_API int qdrant_server_info_get(qdrant_server_info **out, qdrant_client *c
 {
     if (!out || !c)
         return QDRANT_EINVAL;
+    if (c->local_dir) {
+        qd_reset_err(c);
+        return ql_server_info(out, c);
+    }
     int rc = probe(c, "/");
     if (rc)
         return rc;

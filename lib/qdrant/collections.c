@@ -65,6 +65,8 @@ QDRANT_API int qdrant_collection_create(qdrant_client *c, const char *name, size
         return qd_set_err(c, QDRANT_EINVAL, "hnsw_ef_construct must be >= 4 or QDRANT_UNSET");
     if (o->indexing_threshold < QDRANT_UNSET)
         return qd_set_err(c, QDRANT_EINVAL, "indexing_threshold must be >= 0 or QDRANT_UNSET");
+    if (c->local_dir) /* the knobs above are checked, then ignored */
+        return ql_collection_create(c, name, dim, distance);
     rc_buf *b = &c->body;
     rc_buf_reset(b);
     int e = rc_buf_printf(b, "{\"vectors\":{\"size\":%zu,\"distance\":\"%s\"", dim,
@@ -102,6 +104,8 @@ QDRANT_API int qdrant_collection_delete(int *out, qdrant_client *c, const char *
     int rc = prologue(c, "collection name", name);
     if (rc)
         return rc;
+    if (c->local_dir)
+        return ql_collection_delete(out, c, name);
     const char *url = qd_url(c, NULL, "/collections/", name, NULL, NULL);
     if (!url)
         return qd_nomem(c);
@@ -126,6 +130,8 @@ QDRANT_API int qdrant_collection_exists(int *out, qdrant_client *c, const char *
     int rc = prologue(c, "collection name", name);
     if (rc)
         return rc;
+    if (c->local_dir)
+        return ql_collection_exists(out, c, name);
     const char *url = qd_url(c, NULL, "/collections/", name, "/exists", NULL, NULL);
     if (!url)
         return qd_nomem(c);
@@ -158,14 +164,6 @@ QDRANT_API int qdrant_collection_exists(int *out, qdrant_client *c, const char *
 
 /* ---- collection info ---- */
 
-struct qdrant_collection_info {
-    qdrant_collection_status status;
-    int64_t points;
-    size_t size;
-    qdrant_distance distance;
-    char *json;
-};
-
 static qdrant_distance distance_from(const char *s)
 {
     for (int i = 1; s && i <= 4; i++)
@@ -182,6 +180,8 @@ QDRANT_API int qdrant_collection_info_get(qdrant_collection_info **out, qdrant_c
     int rc = prologue(c, "collection name", name);
     if (rc)
         return rc;
+    if (c->local_dir)
+        return ql_collection_info(out, c, name);
     const char *url = qd_url(c, NULL, "/collections/", name, NULL, NULL);
     if (!url)
         return qd_nomem(c);
@@ -255,16 +255,13 @@ QDRANT_API void qdrant_collection_info_free(qdrant_collection_info *info)
 
 /* ---- name lists ---- */
 
-struct qdrant_name_list {
-    size_t n;
-    char **names;
-};
-
 QDRANT_API int qdrant_collections_list(qdrant_name_list **out, qdrant_client *c)
 {
     if (!out || !c)
         return QDRANT_EINVAL;
     qd_reset_err(c);
+    if (c->local_dir)
+        return ql_collections_list(out, c);
     const char *url = qd_url(c, NULL, "/collections", NULL, NULL);
     if (!url)
         return qd_nomem(c);
@@ -358,6 +355,8 @@ QDRANT_API int qdrant_payload_index_create(qdrant_client *c, const char *collect
         return qd_set_err(c, QDRANT_EINVAL, "field name is required (UTF-8)");
     if (type < QDRANT_FIELD_KEYWORD || type > QDRANT_FIELD_UUID)
         return qd_set_err(c, QDRANT_EINVAL, "unknown field type %d", (int)type);
+    if (c->local_dir) /* a no-op: indexes only make a server faster */
+        return ql_payload_index_create(c, collection);
     rc_buf *b = &c->body;
     rc_buf_reset(b);
     int e = rc_buf_puts(b, "{\"field_name\":");
@@ -414,6 +413,8 @@ QDRANT_API int qdrant_alias_create(qdrant_client *c, const char *alias, const ch
     int rc = prologue(c, "alias", alias);
     if (rc || (rc = qd_check_name(c, "collection name", collection)))
         return rc;
+    if (c->local_dir)
+        return ql_alias_update(c, QL_ALIAS_CREATE, alias, collection);
     rc_buf_reset(&c->body);
     int e = rc_buf_puts(&c->body, "{\"actions\":[");
     e |= put_action(&c->body, "create_alias", "collection_name", collection, "alias_name", alias);
@@ -426,6 +427,8 @@ QDRANT_API int qdrant_alias_delete(qdrant_client *c, const char *alias)
     int rc = prologue(c, "alias", alias);
     if (rc)
         return rc;
+    if (c->local_dir)
+        return ql_alias_update(c, QL_ALIAS_DELETE, alias, NULL);
     rc_buf_reset(&c->body);
     int e = rc_buf_puts(&c->body, "{\"actions\":[");
     e |= put_action(&c->body, "delete_alias", "alias_name", alias, NULL, NULL);
@@ -438,6 +441,8 @@ QDRANT_API int qdrant_alias_rename(qdrant_client *c, const char *old_alias, cons
     int rc = prologue(c, "old alias", old_alias);
     if (rc || (rc = qd_check_name(c, "new alias", new_alias)))
         return rc;
+    if (c->local_dir)
+        return ql_alias_update(c, QL_ALIAS_RENAME, old_alias, new_alias);
     rc_buf_reset(&c->body);
     int e = rc_buf_puts(&c->body, "{\"actions\":[");
     e |= put_action(&c->body, "rename_alias", "old_alias_name", old_alias, "new_alias_name",
@@ -445,12 +450,6 @@ QDRANT_API int qdrant_alias_rename(qdrant_client *c, const char *old_alias, cons
     e |= rc_buf_puts(&c->body, "]}");
     return e ? qd_nomem(c) : alias_call(c);
 }
-
-struct qdrant_alias_list {
-    size_t n;
-    char **alias;
-    char **coll;
-};
 
 QDRANT_API size_t qdrant_alias_list_count(const qdrant_alias_list *l)
 {
@@ -539,6 +538,8 @@ QDRANT_API int qdrant_aliases_list(qdrant_alias_list **out, qdrant_client *c)
     if (!out || !c)
         return QDRANT_EINVAL;
     qd_reset_err(c);
+    if (c->local_dir)
+        return ql_aliases_list(out, c, NULL);
     return alias_list_get(out, c, qd_url(c, NULL, "/aliases", NULL, NULL));
 }
 
@@ -550,6 +551,8 @@ QDRANT_API int qdrant_collection_aliases_list(qdrant_alias_list **out, qdrant_cl
     int rc = prologue(c, "collection name", collection);
     if (rc)
         return rc;
+    if (c->local_dir)
+        return ql_aliases_list(out, c, collection);
     return alias_list_get(out, c,
                           qd_url(c, NULL, "/collections/", collection, "/aliases", NULL, NULL));
 }
@@ -559,6 +562,8 @@ QDRANT_API int qdrant_alias_switch(qdrant_client *c, const char *alias, const ch
     int rc = prologue(c, "alias", alias);
     if (rc || (rc = qd_check_name(c, "collection name", collection)))
         return rc;
+    if (c->local_dir) /* one transaction: all or nothing */
+        return ql_alias_update(c, QL_ALIAS_SWITCH, alias, collection);
     qdrant_alias_list *l = NULL;
     if ((rc = qdrant_aliases_list(&l, c)))
         return rc;

@@ -13,8 +13,14 @@
 /* Nesting depth accepted in replies and payloads (json-c's default is 32). */
 #define QD_JSON_DEPTH 128
 
+struct ls_store; /* lib/local/lstore.h */
+
 struct qdrant_client {
-    rc_http *http;
+    rc_http *http; /* NULL in local mode */
+    /* Local mode: the store directory (non-NULL selects local mode) and the store, opened at
+     * the first call that needs it (lib/qdrant/local.c). */
+    char *local_dir;
+    struct ls_store *local;
     char *base; /* scheme://host:port[/prefix], no trailing '/' */
     int max_retries;
     long backoff_ms;
@@ -75,6 +81,82 @@ int qd_check_name(qdrant_client *c, const char *what, const char *s);
 /* Appends "?wait=true&ordering=...&timeout=..." for w (NULL: defaults) to b. */
 int qd_write_query(rc_buf *b, const qdrant_write_options *w);
 int qd_check_write_options(qdrant_client *c, const qdrant_write_options *w);
+
+/* ---- result types (shared by the HTTP code and local.c) ---- */
+
+typedef struct qd_point {
+    qdrant_point_id id;
+    float score;
+    char *payload; /* JSON text or NULL */
+    float *vector; /* or NULL */
+    size_t dim;
+} qd_point;
+
+struct qdrant_point_list {
+    size_t n;
+    qd_point *pts;
+    int has_next;
+    qdrant_point_id next;
+};
+
+struct qdrant_server_info {
+    char *title;
+    char *version;
+    char *commit;
+};
+
+struct qdrant_collection_info {
+    qdrant_collection_status status;
+    int64_t points;
+    size_t size;
+    qdrant_distance distance;
+    char *json;
+};
+
+struct qdrant_name_list {
+    size_t n;
+    char **names;
+};
+
+struct qdrant_alias_list {
+    size_t n;
+    char **alias;
+    char **coll;
+};
+
+/* ---- local mode (local.c): each public call checks c->local_dir after validating its
+ * arguments and hands over to its ql_* twin, which converts to and from lib/local. ---- */
+
+/* Parses a client URL: 1 and *dir (malloc'ed) for local mode, 0 for http(s), QDRANT_EINVAL for
+ * anything else, QDRANT_ENOMEM. */
+int ql_parse_url(char **dir, const char *url);
+void ql_close(qdrant_client *c);
+int ql_readyz(qdrant_client *c);
+int ql_server_info(qdrant_server_info **out, qdrant_client *c);
+int ql_collection_create(qdrant_client *c, const char *name, size_t dim, qdrant_distance d);
+int ql_collection_delete(int *out, qdrant_client *c, const char *name);
+int ql_collection_exists(int *out, qdrant_client *c, const char *name);
+int ql_collection_info(qdrant_collection_info **out, qdrant_client *c, const char *name);
+int ql_collections_list(qdrant_name_list **out, qdrant_client *c);
+int ql_payload_index_create(qdrant_client *c, const char *collection);
+enum { QL_ALIAS_CREATE = 1, QL_ALIAS_DELETE = 2, QL_ALIAS_RENAME = 3, QL_ALIAS_SWITCH = 4 };
+/* a, b: (alias, collection) for create and switch, (alias, NULL) for delete, (old, new) for
+ * rename. */
+int ql_alias_update(qdrant_client *c, int op, const char *a, const char *b);
+int ql_aliases_list(qdrant_alias_list **out, qdrant_client *c, const char *collection);
+/* Checks every point as the HTTP path does (ids, finite floats, payloads), then writes them
+ * in one transaction. */
+int ql_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_point_id *ids,
+              const float *vectors, size_t dim, const char *const *payloads);
+int ql_delete(qdrant_client *c, const char *collection, const qdrant_point_id *ids, size_t n);
+int ql_delete_by_filter(qdrant_client *c, const char *collection, const qdrant_filter *f);
+int ql_get(qdrant_point_list **out, qdrant_client *c, const char *collection,
+           const qdrant_point_id *ids, size_t n, int with_payload, int with_vector);
+int ql_scroll(qdrant_point_list **out, qdrant_client *c, const char *collection,
+              const qdrant_scroll_options *o);
+int ql_count(uint64_t *out, qdrant_client *c, const char *collection, const qdrant_filter *f);
+int ql_query(qdrant_point_list **out, qdrant_client *c, const char *collection, const float *vector,
+             size_t dim, const qdrant_query_options *o);
 
 /* ---- pure functions (unit-tested through the static archive) ---- */
 

@@ -8,21 +8,6 @@
 
 /* ---- result lists ---- */
 
-typedef struct qd_point {
-    qdrant_point_id id;
-    float score;
-    char *payload; /* JSON text or NULL */
-    float *vector; /* or NULL */
-    size_t dim;
-} qd_point;
-
-struct qdrant_point_list {
-    size_t n;
-    qd_point *pts;
-    int has_next;
-    qdrant_point_id next;
-};
-
 QDRANT_API size_t qdrant_point_list_count(const qdrant_point_list *l)
 {
     return l ? l->n : 0;
@@ -247,6 +232,8 @@ QDRANT_API int qdrant_points_upsert(qdrant_client *c, const char *collection, si
         return qd_set_err(c, QDRANT_EINVAL, "ids, vectors and dim > 0 are required");
     if (dim > SIZE_MAX / sizeof(float) / n)
         return qd_set_err(c, QDRANT_EINVAL, "n * dim overflows");
+    if (c->local_dir)
+        return ql_upsert(c, collection, n, ids, vectors, dim, payloads);
     rc = qd_upsert_body(&c->body, n, ids, vectors, dim, payloads, c->errmsg, sizeof c->errmsg);
     if (rc)
         return rc;
@@ -287,6 +274,8 @@ QDRANT_API int qdrant_points_delete(qdrant_client *c, const char *collection,
     int rc = prologue(c, collection);
     if (rc || (rc = qd_check_write_options(c, w)) || (rc = ids_body(c, "{\"points\":", ids, n)))
         return rc;
+    if (c->local_dir)
+        return ql_delete(c, collection, ids, n);
     if (rc_buf_putc(&c->body, '}'))
         return qd_nomem(c);
     return write_call(c, "POST", collection, "/points/delete", w);
@@ -311,6 +300,8 @@ QDRANT_API int qdrant_points_delete_by_filter(qdrant_client *c, const char *coll
         return rc;
     if (!filter)
         return qd_set_err(c, QDRANT_EINVAL, "a filter is required");
+    if (c->local_dir)
+        return ql_delete_by_filter(c, collection, filter);
     rc_buf_reset(&c->body);
     if ((rc = put_filter(c, &c->body, "{", filter)))
         return rc;
@@ -351,6 +342,8 @@ QDRANT_API int qdrant_points_get(qdrant_point_list **out, qdrant_client *c, cons
     int rc = prologue(c, collection);
     if (rc || (rc = ids_body(c, "{\"ids\":", ids, n)))
         return rc;
+    if (c->local_dir)
+        return ql_get(out, c, collection, ids, n, with_payload, with_vector);
     if (rc_buf_printf(&c->body, ",\"with_payload\":%s,\"with_vector\":%s}",
                       with_payload ? "true" : "false", with_vector ? "true" : "false"))
         return qd_nomem(c);
@@ -379,6 +372,8 @@ QDRANT_API int qdrant_points_scroll(qdrant_point_list **out, qdrant_client *c,
         o = &d;
     if (o->version != QDRANT_SCROLL_OPTIONS_VERSION)
         return qd_set_err(c, QDRANT_EINVAL, "unknown scroll options version %u", o->version);
+    if (c->local_dir)
+        return ql_scroll(out, c, collection, o);
     rc_buf *b = &c->body;
     rc_buf_reset(b);
     int e = rc_buf_putc(b, '{');
@@ -444,6 +439,8 @@ QDRANT_API int qdrant_points_count(uint64_t *out, qdrant_client *c, const char *
     int rc = prologue(c, collection);
     if (rc)
         return rc;
+    if (c->local_dir)
+        return ql_count(out, c, collection, filter);
     rc_buf *b = &c->body;
     rc_buf_reset(b);
     if (rc_buf_putc(b, '{'))
@@ -525,6 +522,8 @@ QDRANT_API int qdrant_points_query(qdrant_point_list **out, qdrant_client *c,
         return qd_set_err(c, QDRANT_EINVAL, "unknown query options version %u", o->version);
     if (!vector || dim == 0)
         return qd_set_err(c, QDRANT_EINVAL, "a query vector of dim > 0 floats is required");
+    if (c->local_dir)
+        return ql_query(out, c, collection, vector, dim, o);
     if (c->has_query_api != 0) {
         if ((rc = query_body(c, "query", vector, dim, o)))
             return rc;

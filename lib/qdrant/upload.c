@@ -257,6 +257,25 @@ static void job_done(void *ud, rc_http_job *job)
     settle(u, x, B_FAILED, err, full);
 }
 
+/* Local mode: the batches one after the other in the calling thread, each one transaction, no
+ * retries (nothing is transient but a lock held past the busy timeout). */
+static void run_local(upload *u, const char *collection)
+{
+    for (size_t i = 0; i < u->nb; i++) {
+        batch *x = u->b[i];
+        if (u->stopped) {
+            settle(u, x, B_FAILED, QDRANT_ESTOPPED, "stopped by the progress callback");
+            continue;
+        }
+        int rc =
+            ql_upsert(u->c, collection, x->count, u->ids + x->start, u->vectors + x->start * u->dim,
+                      u->dim, u->payloads ? u->payloads + x->start : NULL);
+        if (rc == QDRANT_ENOMEM)
+            u->fatal = 1;
+        settle(u, x, rc ? B_FAILED : B_DONE, rc, rc ? u->c->errmsg : NULL);
+    }
+}
+
 static int cmp_start(const void *a, const void *b)
 {
     const batch *x = *(batch *const *)a, *y = *(batch *const *)b;
@@ -349,14 +368,18 @@ QDRANT_API int qdrant_points_upload(qdrant_upload_result **out, qdrant_client *c
     w.ordering = opts->ordering;
     if ((rc = qd_check_write_options(c, &w)) != QDRANT_OK)
         return rc;
-    rc_buf q = RC_BUF_INIT;
-    if (qd_write_query(&q, &w)) {
+    char *url = NULL;
+    if (!c->local_dir) {
+        rc_buf q = RC_BUF_INIT;
+        if (qd_write_query(&q, &w)) {
+            rc_buf_free(&q);
+            return qd_nomem(c);
+        }
+        const char *u_url = qd_url(c, q.data, "/collections/", collection, "/points", NULL, NULL);
         rc_buf_free(&q);
-        return qd_nomem(c);
+        if (!u_url || !(url = strdup(u_url)))
+            return qd_nomem(c);
     }
-    const char *u_url = qd_url(c, q.data, "/collections/", collection, "/points", NULL, NULL);
-    rc_buf_free(&q);
-    char *url = u_url ? strdup(u_url) : NULL;
     upload u;
     memset(&u, 0, sizeof u);
     u.c = c;
@@ -370,15 +393,18 @@ QDRANT_API int qdrant_points_upload(qdrant_upload_result **out, qdrant_client *c
     u.prog.points_total = n;
     u.tok = json_tokener_new_ex(QD_JSON_DEPTH);
     rc_http_pool *pool = NULL;
-    int nomem = !url || !u.tok;
+    int nomem = !u.tok;
     for (size_t s = 0; s < n && !nomem; s += opts->batch_points)
         nomem = add_batch(&u, s, n - s < opts->batch_points ? n - s : opts->batch_points) < 0;
     size_t par = (size_t)opts->parallel;
     if (u.nb && par > u.nb)
         par = u.nb;
-    if (!nomem && u.nb && rc_http_pool_new_like(&pool, c->http, par) != RC_OK)
+    if (!nomem && u.nb && c->local_dir) {
+        run_local(&u, collection);
+        nomem = u.fatal;
+    } else if (!nomem && u.nb && rc_http_pool_new_like(&pool, c->http, par) != RC_OK)
         nomem = 1;
-    if (!nomem && u.nb) {
+    if (!nomem && u.nb && !c->local_dir) {
         int pr = rc_http_pool_run(pool, next_job, job_done, &u);
         nomem = pr == RC_ENOMEM || u.fatal;
     }
@@ -393,6 +419,7 @@ QDRANT_API int qdrant_points_upload(qdrant_upload_result **out, qdrant_client *c
                    res->n, n, u.prog.retries, res->msg[0]);
     } else {
         rc = QDRANT_OK;
+        qd_reset_err(c);
     }
     for (size_t i = 0; i < u.nb; i++) {
         rc_buf_free(&u.b[i]->body);
