@@ -83,7 +83,7 @@ echo "== build (ASan + UBSan)"
     -Dc_args=-fno-sanitize-recover=all -Dc_link_args=-fno-sanitize-recover=all >/dev/null
 ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_tests "asan+ubsan" build-asan --suite unit --suite protocol --suite integration
+    run_tests "asan+ubsan" build-asan --suite unit --suite protocol --suite integration --suite tools
 
 run_tests "valgrind" build-ci --setup=valgrind --suite unit --suite protocol --suite integration
 

@@ -1,0 +1,920 @@
+/* The versioned index build driver (see build.h). */
+#include "build.h"
+
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+const char *const rp_build_steps[RP_NSTEPS] = {"discover", "chunk",     "embed",
+                                               "upsert",   "smoketest", "promote"};
+enum { S_DISCOVER, S_CHUNK, S_EMBED, S_UPSERT, S_SMOKE, S_PROMOTE };
+
+#define EMBED_BATCH 64
+
+int rp_step_index(const char *name)
+{
+    for (int i = 0; name && i < RP_NSTEPS; i++)
+        if (strcmp(name, rp_build_steps[i]) == 0)
+            return i;
+    return -1;
+}
+
+uint64_t rp_point_id(const char *index, const char *doc_id, size_t n)
+{
+    rc_buf b = RC_BUF_INIT;
+    uint64_t h[2] = {0, 0};
+    if (rc_buf_printf(&b, "%s\n%s\n%zu", index, doc_id, n) == 0)
+        rp_hash128(h, b.data, b.len);
+    rc_buf_free(&b);
+    return h[0];
+}
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static void progress(const rp_build_config *cfg, const char *step, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void progress(const rp_build_config *cfg, const char *step, const char *fmt, ...)
+{
+    if (!cfg->progress)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cfg->progress(cfg->progress_ud, step, msg);
+}
+
+static const char *prefix_of(const rp_build_config *cfg)
+{
+    return cfg->prefix && *cfg->prefix ? cfg->prefix : "rag";
+}
+
+/* ---- run.json helpers ---- */
+
+static json_object *read_run(rp_state *s, const char *run_id)
+{
+    char *text = NULL;
+    if (rp_run_read(s, &text, run_id) != RP_OK)
+        return NULL;
+    json_object *o = json_tokener_parse(text);
+    free(text);
+    return o;
+}
+
+static int run_step_status(json_object *run, int i)
+{
+    json_object *steps, *st, *status;
+    if (!json_object_object_get_ex(run, "steps", &steps))
+        return -1;
+    st = json_object_array_get_idx(steps, (size_t)i);
+    if (!st || !json_object_object_get_ex(st, "status", &status))
+        return -1;
+    const char *n = json_object_get_string(status);
+    for (int k = 0; k <= RP_SKIPPED; k++)
+        if (strcmp(n, rp_status_name(k)) == 0)
+            return k;
+    return -1;
+}
+
+static int run_step_attempts(json_object *run, int i)
+{
+    json_object *steps, *st, *a;
+    if (!json_object_object_get_ex(run, "steps", &steps))
+        return 0;
+    st = json_object_array_get_idx(steps, (size_t)i);
+    return st && json_object_object_get_ex(st, "attempts", &a) ? json_object_get_int(a) : 0;
+}
+
+static int run_version(json_object *run)
+{
+    json_object *v;
+    return json_object_object_get_ex(run, "version", &v) ? json_object_get_int(v) : 0;
+}
+
+static const char *artifact_hash(json_object *run, const char *name)
+{
+    json_object *arts, *a, *h;
+    if (!json_object_object_get_ex(run, "artifacts", &arts) ||
+        !json_object_object_get_ex(arts, name, &a) || !json_object_object_get_ex(a, "hash", &h))
+        return NULL;
+    return json_object_get_string(h);
+}
+
+/* ---- artifact parameters (what each step's output depends on) ---- */
+
+static const char *const artifact_of[RP_NSTEPS] = {"docs.ndjson", "chunks.ndjson", "embed.ndjson",
+                                                   "upsert.json", "smoke.json",    NULL};
+
+static int step_params(rc_buf *b, int step, const rp_build_config *cfg, json_object *run,
+                       const char *collection)
+{
+    rc_buf_reset(b);
+    char real[PATH_MAX];
+    const char *h;
+    switch (step) {
+    case S_DISCOVER:
+        if (!realpath(cfg->docs_dir, real))
+            snprintf(real, sizeof real, "%s", cfg->docs_dir);
+        rc_buf_puts(b, "{\"docs\":");
+        rc_buf_json_str(b, real, strlen(real));
+        return rc_buf_puts(b, "}");
+    case S_CHUNK:
+        h = artifact_hash(run, "docs.ndjson");
+        return rc_buf_printf(b, "{\"docs_hash\":\"%s\",\"size\":%zu,\"overlap\":%zu}", h ? h : "",
+                             cfg->chunk.size, cfg->chunk.overlap);
+    case S_EMBED:
+        h = artifact_hash(run, "chunks.ndjson");
+        return rc_buf_printf(b, "{\"chunks_hash\":\"%s\",\"embedder\":\"%s\",\"model\":\"%s\"}",
+                             h ? h : "", rp_embedder_name(cfg->embedder),
+                             rp_embedder_model(cfg->embedder));
+    case S_UPSERT:
+        h = artifact_hash(run, "embed.ndjson");
+        return rc_buf_printf(b, "{\"embed_hash\":\"%s\",\"collection\":\"%s\"}", h ? h : "",
+                             collection);
+    case S_SMOKE:
+        h = artifact_hash(run, "upsert.json");
+        return rc_buf_printf(b, "{\"upsert_hash\":\"%s\",\"samples\":%zu}", h ? h : "",
+                             cfg->smoke_samples ? cfg->smoke_samples : 5);
+    default:
+        return rc_buf_puts(b, "{}");
+    }
+}
+
+/* ---- reading chunks back ---- */
+
+typedef struct {
+    char *id, *doc_id, *text, hash[RP_HASH_HEX];
+    size_t n;
+} chunk_rec;
+
+typedef struct {
+    chunk_rec *v;
+    size_t n, cap;
+    int bad;
+} chunk_list;
+
+static void chunks_free(chunk_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].id);
+        free(l->v[i].doc_id);
+        free(l->v[i].text);
+    }
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int on_chunk_line(const char *line, size_t len, void *ud)
+{
+    chunk_list *l = ud;
+    json_object *o = json_tokener_parse(line);
+    json_object *id, *doc, *text, *hash, *n;
+    (void)len;
+    if (!o || !json_object_object_get_ex(o, "id", &id) ||
+        !json_object_object_get_ex(o, "doc_id", &doc) ||
+        !json_object_object_get_ex(o, "text", &text) ||
+        !json_object_object_get_ex(o, "hash", &hash) || !json_object_object_get_ex(o, "n", &n)) {
+        json_object_put(o);
+        l->bad = 1;
+        return 1;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        chunk_rec *v = realloc(l->v, cap * sizeof *v);
+        if (!v) {
+            json_object_put(o);
+            l->bad = 2;
+            return 1;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    chunk_rec *r = &l->v[l->n];
+    r->id = strdup(json_object_get_string(id));
+    r->doc_id = strdup(json_object_get_string(doc));
+    r->text = strdup(json_object_get_string(text));
+    snprintf(r->hash, sizeof r->hash, "%s", json_object_get_string(hash));
+    r->n = (size_t)json_object_get_int64(n);
+    json_object_put(o);
+    l->n++;
+    if (!r->id || !r->doc_id || !r->text) {
+        l->bad = 2;
+        return 1;
+    }
+    return 0;
+}
+
+static int load_chunks(rp_state *s, const char *run_id, const char *params, chunk_list *out,
+                       char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    if (rp_artifact_valid(s, run_id, "chunks.ndjson", params, path) != 1)
+        return fail(err, errlen, RP_ENOTFOUND, "the chunk artifact is missing or stale");
+    memset(out, 0, sizeof *out);
+    int rc = rp_artifact_read(path, 0, on_chunk_line, out);
+    if (out->bad || rc != RP_OK) {
+        chunks_free(out);
+        return fail(err, errlen, RP_ECORRUPT, "cannot read the chunk artifact %s", path);
+    }
+    return RP_OK;
+}
+
+/* ---- the steps ---- */
+
+typedef struct {
+    rp_artifact_writer *w;
+    rc_buf line;
+    size_t chunks;
+    int err;
+} chunk_ctx;
+
+static int on_chunk(const rp_chunk *c, void *ud)
+{
+    chunk_ctx *x = ud;
+    rc_buf_reset(&x->line);
+    if (rp_chunk_json(&x->line, c) != RP_OK ||
+        rp_artifact_write(x->w, x->line.data, x->line.len) != RP_OK) {
+        x->err = 1;
+        return 1;
+    }
+    x->chunks++;
+    return 0;
+}
+
+static int step_discover(rp_state *s, const char *run_id, const rp_build_config *cfg,
+                         const char *params, char *err, size_t errlen)
+{
+    rp_discover_options o = RP_DISCOVER_OPTIONS_INIT;
+    o.warn = cfg->warn;
+    o.warn_ud = cfg->warn_ud;
+    rp_corpus *corpus = NULL;
+    int rc = rp_discover(&corpus, cfg->docs_dir, &o, err, errlen);
+    if (rc)
+        return rc;
+    rp_artifact_writer *w = NULL;
+    rc = rp_artifact_begin(&w, s, run_id, "docs.ndjson", "discover");
+    rc_buf line = RC_BUF_INIT;
+    for (size_t i = 0; rc == RP_OK && i < corpus->n; i++) {
+        rc_buf_reset(&line);
+        rc = rp_doc_json(&line, &corpus->docs[i]);
+        if (rc == RP_OK)
+            rc = rp_artifact_write(w, line.data, line.len);
+    }
+    if (rc == RP_OK)
+        rc = rp_artifact_commit(w, params, NULL);
+    if (rc)
+        fail(err, errlen, rc, "writing docs.ndjson: %s", w ? rp_artifact_errmsg(w) : "");
+    else
+        progress(cfg, "discover", "%zu documents, %llu bytes", corpus->n,
+                 (unsigned long long)corpus->total_bytes);
+    rp_artifact_writer_free(w);
+    rc_buf_free(&line);
+    rp_corpus_free(corpus);
+    return rc;
+}
+
+/* Rebuilds the corpus from the discover artifact, so chunk reads exactly what discover saw. */
+static int on_doc_line(const char *line, size_t len, void *ud)
+{
+    rp_corpus *c = ud;
+    (void)len;
+    json_object *o = json_tokener_parse(line), *id, *size, *hash, *bad;
+    if (!o || !json_object_object_get_ex(o, "id", &id) ||
+        !json_object_object_get_ex(o, "size", &size) ||
+        !json_object_object_get_ex(o, "hash", &hash)) {
+        json_object_put(o);
+        return 1;
+    }
+    rp_doc *d = realloc(c->docs, (c->n + 1) * sizeof *d);
+    if (!d) {
+        json_object_put(o);
+        return 1;
+    }
+    c->docs = d;
+    d = &c->docs[c->n];
+    memset(d, 0, sizeof *d);
+    d->id = strdup(json_object_get_string(id));
+    d->size = (uint64_t)json_object_get_int64(size);
+    snprintf(d->hash, sizeof d->hash, "%s", json_object_get_string(hash));
+    d->invalid_utf8 =
+        json_object_object_get_ex(o, "invalid_utf8", &bad) && json_object_get_boolean(bad);
+    json_object_put(o);
+    if (!d->id)
+        return 1;
+    c->n++;
+    c->total_bytes += d->size;
+    return 0;
+}
+
+static int step_chunk(rp_state *s, const char *run_id, const rp_build_config *cfg,
+                      const char *params, const char *docs_params, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    if (rp_artifact_valid(s, run_id, "docs.ndjson", docs_params, path) != 1)
+        return fail(err, errlen, RP_ENOTFOUND, "the discover artifact is missing or stale");
+    rp_corpus *corpus = calloc(1, sizeof *corpus);
+    if (!corpus)
+        return RP_ENOMEM;
+    corpus->root = strdup(cfg->docs_dir);
+    int rc = rp_artifact_read(path, 0, on_doc_line, corpus);
+    if (rc || !corpus->root) {
+        rp_corpus_free(corpus);
+        return fail(err, errlen, RP_ECORRUPT, "cannot read %s", path);
+    }
+    rp_artifact_writer *w = NULL;
+    rc = rp_artifact_begin(&w, s, run_id, "chunks.ndjson", "chunk");
+    chunk_ctx x = {w, RC_BUF_INIT, 0, 0};
+    for (size_t i = 0; rc == RP_OK && i < corpus->n; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        rc = rp_doc_load(&text, &len, corpus, i, err, errlen);
+        if (rc)
+            break;
+        rc = rp_chunk_text(corpus->docs[i].id, text, len, &cfg->chunk, on_chunk, &x);
+        free(text);
+        if (x.err)
+            rc = fail(err, errlen, RP_EIO, "writing chunks.ndjson: %s", rp_artifact_errmsg(w));
+    }
+    if (rc == RP_OK && x.chunks == 0)
+        rc = fail(err, errlen, RP_EEMPTY, "the documents hold no text to chunk");
+    if (rc == RP_OK)
+        rc = rp_artifact_commit(w, params, NULL);
+    if (rc == RP_OK)
+        progress(cfg, "chunk", "%zu chunks from %zu documents", x.chunks, corpus->n);
+    rp_artifact_writer_free(w);
+    rc_buf_free(&x.line);
+    rp_corpus_free(corpus);
+    return rc;
+}
+
+/* Embeds chunks [from, to) through the cache into *vecs (the caller's). */
+static int embed_range(const rp_build_config *cfg, const chunk_list *cl, size_t from, size_t to,
+                       float **vecs, size_t *hits, char *err, size_t errlen)
+{
+    size_t n = to - from;
+    const char **texts = malloc(n * sizeof *texts);
+    const char **hashes = malloc(n * sizeof *hashes);
+    if (!texts || !hashes) {
+        free(texts);
+        free(hashes);
+        return RP_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        texts[i] = cl->v[from + i].text;
+        hashes[i] = cl->v[from + i].hash;
+    }
+    int rc = rp_embed_cached(vecs, hits, cfg->cache, cfg->embedder, texts, hashes, n);
+    if (rc)
+        fail(err, errlen, rc, "embedding: %s", rp_embedder_errmsg(cfg->embedder));
+    free(texts);
+    free(hashes);
+    return rc;
+}
+
+static int step_embed(rp_state *s, const char *run_id, const rp_build_config *cfg,
+                      const char *params, const char *chunk_params, char *err, size_t errlen)
+{
+    chunk_list cl;
+    int rc = load_chunks(s, run_id, chunk_params, &cl, err, errlen);
+    if (rc)
+        return rc;
+    rp_artifact_writer *w = NULL;
+    rc = rp_artifact_begin(&w, s, run_id, "embed.ndjson", "embed");
+    size_t hits_total = 0;
+    rc_buf line = RC_BUF_INIT;
+    for (size_t i = 0; rc == RP_OK && i < cl.n; i += EMBED_BATCH) {
+        size_t to = i + EMBED_BATCH < cl.n ? i + EMBED_BATCH : cl.n;
+        float *v = NULL;
+        size_t hits = 0;
+        rc = embed_range(cfg, &cl, i, to, &v, &hits, err, errlen);
+        free(v);
+        hits_total += hits;
+        for (size_t k = i; rc == RP_OK && k < to; k++) {
+            rc_buf_reset(&line);
+            rc_buf_printf(&line, "{\"id\":");
+            rc_buf_json_str(&line, cl.v[k].id, strlen(cl.v[k].id));
+            rc_buf_printf(&line, ",\"hash\":\"%s\"}", cl.v[k].hash);
+            rc = rp_artifact_write(w, line.data, line.len);
+        }
+    }
+    if (rc == RP_OK)
+        rc = rp_artifact_commit(w, params, NULL);
+    if (rc == RP_OK)
+        progress(cfg, "embed", "%zu chunks embedded with %s/%s (dim %zu): %zu from the cache", cl.n,
+                 rp_embedder_name(cfg->embedder), rp_embedder_model(cfg->embedder),
+                 rp_embedder_dim(cfg->embedder), hits_total);
+    rp_artifact_writer_free(w);
+    rc_buf_free(&line);
+    chunks_free(&cl);
+    return rc;
+}
+
+static int qerr(char *err, size_t errlen, qdrant_client *q, const char *what, int qrc)
+{
+    return fail(err, errlen, RP_EIO, "%s: %s (%s)", what, qdrant_strerror(qrc),
+                qdrant_client_errmsg(q));
+}
+
+static int step_upsert(rp_state *s, const char *run_id, const rp_build_config *cfg,
+                       const char *params, const char *chunk_params, const char *collection,
+                       int version, char *err, size_t errlen)
+{
+    chunk_list cl;
+    int rc = load_chunks(s, run_id, chunk_params, &cl, err, errlen);
+    if (rc)
+        return rc;
+    size_t dim = rp_embedder_dim(cfg->embedder);
+    qdrant_client *q = cfg->qdrant;
+    int exists = 0;
+    int qrc = qdrant_collection_exists(&exists, q, collection);
+    if (qrc == QDRANT_OK && !exists) {
+        qdrant_collection_options co = QDRANT_COLLECTION_OPTIONS_INIT;
+        qrc = qdrant_collection_create(q, collection, dim, QDRANT_DISTANCE_COSINE, &co);
+    }
+    if (qrc) {
+        chunks_free(&cl);
+        return qerr(err, errlen, q, "creating the collection", qrc);
+    }
+    /* Deterministic ids: running this step twice overwrites, never duplicates. */
+    rc_buf pl = RC_BUF_INIT;
+    size_t done = 0;
+    for (size_t i = 0; rc == RP_OK && i < cl.n; i += 256) {
+        size_t to = i + 256 < cl.n ? i + 256 : cl.n, n = to - i;
+        float *v = NULL;
+        rc = embed_range(cfg, &cl, i, to, &v, NULL, err, errlen);
+        if (rc)
+            break;
+        qdrant_point_id *ids = malloc(n * sizeof *ids);
+        char **payloads = calloc(n, sizeof *payloads);
+        for (size_t k = 0; ids && payloads && k < n; k++) {
+            const chunk_rec *c = &cl.v[i + k];
+            ids[k] = qdrant_point_id_num(rp_point_id(cfg->index, c->doc_id, c->n));
+            rc_buf_reset(&pl);
+            rc_buf_puts(&pl, "{\"doc_id\":");
+            rc_buf_json_str(&pl, c->doc_id, strlen(c->doc_id));
+            rc_buf_puts(&pl, ",\"chunk_id\":");
+            rc_buf_json_str(&pl, c->id, strlen(c->id));
+            rc_buf_puts(&pl, ",\"path\":");
+            rc_buf_json_str(&pl, c->doc_id, strlen(c->doc_id));
+            rc_buf_printf(&pl, ",\"chunk\":%zu,\"run_id\":\"%s\",\"version\":%d,\"text\":", c->n,
+                          run_id, version);
+            rc_buf_json_str(&pl, c->text, strlen(c->text));
+            rc_buf_putc(&pl, '}');
+            payloads[k] = pl.data ? strdup(pl.data) : NULL;
+        }
+        int ok = ids && payloads;
+        for (size_t k = 0; ok && k < n; k++)
+            ok = payloads[k] != NULL;
+        if (!ok) {
+            rc = RP_ENOMEM;
+        } else {
+            qdrant_upload_options uo = QDRANT_UPLOAD_OPTIONS_INIT;
+            qrc = qdrant_points_upload(NULL, q, collection, n, ids, v, dim,
+                                       (const char *const *)payloads, &uo);
+            if (qrc)
+                rc = qerr(err, errlen, q, "uploading points", qrc);
+            else
+                done += n;
+        }
+        for (size_t k = 0; payloads && k < n; k++)
+            free(payloads[k]);
+        free(payloads);
+        free(ids);
+        free(v);
+    }
+    rc_buf_free(&pl);
+    if (rc == RP_OK) {
+        rp_artifact_writer *w = NULL;
+        rc = rp_artifact_begin(&w, s, run_id, "upsert.json", "upsert");
+        char line[320];
+        snprintf(line, sizeof line, "{\"collection\":\"%s\",\"points\":%zu}", collection, done);
+        if (rc == RP_OK)
+            rc = rp_artifact_write(w, line, strlen(line));
+        if (rc == RP_OK)
+            rc = rp_artifact_commit(w, params, NULL);
+        rp_artifact_writer_free(w);
+        progress(cfg, "upsert", "%zu points in %s", done, collection);
+    }
+    chunks_free(&cl);
+    return rc;
+}
+
+static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config *cfg,
+                          const char *params, const char *chunk_params, const char *collection,
+                          char *err, size_t errlen)
+{
+    chunk_list cl;
+    int rc = load_chunks(s, run_id, chunk_params, &cl, err, errlen);
+    if (rc)
+        return rc;
+    qdrant_client *q = cfg->qdrant;
+    uint64_t count = 0;
+    int qrc = qdrant_points_count(&count, q, collection, NULL);
+    if (qrc) {
+        chunks_free(&cl);
+        return qerr(err, errlen, q, "counting points", qrc);
+    }
+    if (count != cl.n) {
+        rc = fail(err, errlen, RP_ESTATE, "%s holds %llu points, but there are %zu chunks",
+                  collection, (unsigned long long)count, cl.n);
+        chunks_free(&cl);
+        return rc;
+    }
+    /* A deterministic sample, spread over the corpus: each must find itself in the top 3. */
+    size_t samples = cfg->smoke_samples ? cfg->smoke_samples : 5;
+    if (samples > cl.n)
+        samples = cl.n;
+    size_t dim = rp_embedder_dim(cfg->embedder), passed = 0;
+    for (size_t k = 0; rc == RP_OK && k < samples; k++) {
+        size_t i = samples > 1 ? k * (cl.n - 1) / (samples - 1) : 0;
+        float *v = NULL;
+        rc = embed_range(cfg, &cl, i, i + 1, &v, NULL, err, errlen);
+        if (rc)
+            break;
+        qdrant_query_options qo = QDRANT_QUERY_OPTIONS_INIT;
+        qo.limit = 3;
+        qo.with_payload = 0;
+        qdrant_point_list *hits = NULL;
+        qrc = qdrant_points_query(&hits, q, collection, v, dim, &qo);
+        free(v);
+        if (qrc) {
+            rc = qerr(err, errlen, q, "querying", qrc);
+            break;
+        }
+        qdrant_point_id want =
+            qdrant_point_id_num(rp_point_id(cfg->index, cl.v[i].doc_id, cl.v[i].n));
+        int found = 0;
+        for (size_t h = 0; h < qdrant_point_list_count(hits); h++)
+            found |= qdrant_point_id_equal(qdrant_point_list_id(hits, h), &want);
+        qdrant_point_list_free(hits);
+        if (!found)
+            rc = fail(err, errlen, RP_ESTATE,
+                      "chunk %s is not in the top 3 when queried with its own text", cl.v[i].id);
+        else
+            passed++;
+    }
+    if (rc == RP_OK) {
+        rp_artifact_writer *w = NULL;
+        rc = rp_artifact_begin(&w, s, run_id, "smoke.json", "smoketest");
+        char line[256];
+        snprintf(line, sizeof line, "{\"points\":%llu,\"samples\":%zu,\"passed\":%zu}",
+                 (unsigned long long)count, samples, passed);
+        if (rc == RP_OK)
+            rc = rp_artifact_write(w, line, strlen(line));
+        if (rc == RP_OK)
+            rc = rp_artifact_commit(w, params, NULL);
+        rp_artifact_writer_free(w);
+        progress(cfg, "smoketest", "%llu points = %zu chunks; %zu/%zu samples find themselves",
+                 (unsigned long long)count, cl.n, passed, samples);
+    }
+    chunks_free(&cl);
+    return rc;
+}
+
+static int alias_target(char *out, size_t cap, qdrant_client *q, const char *alias)
+{
+    qdrant_alias_list *l = NULL;
+    int qrc = qdrant_aliases_list(&l, q);
+    if (qrc)
+        return qrc;
+    const char *t = qdrant_alias_list_find(l, alias);
+    snprintf(out, cap, "%s", t ? t : "");
+    qdrant_alias_list_free(l);
+    return QDRANT_OK;
+}
+
+/* Points the alias at collection, then reads it back and queries through it. */
+static int switch_and_verify(qdrant_client *q, const char *alias, const char *collection,
+                             size_t dim, char *err, size_t errlen)
+{
+    int qrc = qdrant_alias_switch(q, alias, collection);
+    if (qrc)
+        return qerr(err, errlen, q, "switching the alias", qrc);
+    char now[256];
+    qrc = alias_target(now, sizeof now, q, alias);
+    if (qrc)
+        return qerr(err, errlen, q, "reading the aliases back", qrc);
+    if (strcmp(now, collection) != 0)
+        return fail(err, errlen, RP_ESTATE, "alias %s points at \"%s\", not %s", alias, now,
+                    collection);
+    float *v = calloc(dim ? dim : 1, sizeof *v);
+    if (!v)
+        return RP_ENOMEM;
+    v[0] = 1.0f;
+    qdrant_query_options qo = QDRANT_QUERY_OPTIONS_INIT;
+    qo.limit = 1;
+    qdrant_point_list *hits = NULL;
+    qrc = qdrant_points_query(&hits, q, alias, v, dim, &qo);
+    free(v);
+    size_t n = qdrant_point_list_count(hits);
+    qdrant_point_list_free(hits);
+    if (qrc)
+        return qerr(err, errlen, q, "querying through the alias", qrc);
+    if (n == 0)
+        return fail(err, errlen, RP_ESTATE, "a query through %s found nothing", alias);
+    return RP_OK;
+}
+
+static int step_promote(rp_state *s, const rp_build_config *cfg, const char *collection,
+                        int version, char *err, size_t errlen)
+{
+    char alias[256];
+    snprintf(alias, sizeof alias, "%s_%s_active", prefix_of(cfg), cfg->index);
+    int rc = switch_and_verify(cfg->qdrant, alias, collection, rp_embedder_dim(cfg->embedder), err,
+                               errlen);
+    if (rc)
+        return rc;
+    rc = rp_index_set_state(s, cfg->index, version, RP_V_PROMOTED);
+    if (rc)
+        return fail(err, errlen, rc, "recording the promotion: %s", rp_state_errmsg(s));
+    progress(cfg, "promote", "%s -> %s (version %d is active)", alias, collection, version);
+    return RP_OK;
+}
+
+/* ---- the driver ---- */
+
+int rp_build_create(rp_state *s, char *run_id, size_t cap, const rp_build_config *cfg, char *err,
+                    size_t errlen)
+{
+    if (!s || !run_id || cap < 48 || !cfg || !cfg->index || !cfg->docs_dir || !cfg->embedder)
+        return fail(err, errlen, RP_EINVAL, "invalid build configuration");
+    if (!rp_name_valid(cfg->index))
+        return fail(err, errlen, RP_EINVAL, "index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]",
+                    cfg->index);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    uint64_t h[2];
+    char seed[96];
+    snprintf(seed, sizeof seed, "%s-%ld-%ld", cfg->index, (long)getpid(), ts.tv_nsec);
+    rp_hash128(h, seed, strlen(seed));
+    snprintf(run_id, cap, "%.20s-%s-%04x", cfg->index, stamp, (unsigned)(h[0] & 0xffff));
+    for (char *p = run_id; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    rc_buf params = RC_BUF_INIT;
+    rc_buf_puts(&params, "{\"index\":");
+    rc_buf_json_str(&params, cfg->index, strlen(cfg->index));
+    rc_buf_puts(&params, ",\"docs\":");
+    rc_buf_json_str(&params, cfg->docs_dir, strlen(cfg->docs_dir));
+    rc_buf_printf(&params,
+                  ",\"prefix\":\"%s\",\"chunk_size\":%zu,\"overlap\":%zu,\"embedder\":\"%s\","
+                  "\"model\":\"%s\",\"dim\":%zu,\"fail_step\":%s%s%s,\"fail_times\":%d}",
+                  prefix_of(cfg), cfg->chunk.size, cfg->chunk.overlap,
+                  rp_embedder_name(cfg->embedder), rp_embedder_model(cfg->embedder),
+                  rp_embedder_dim(cfg->embedder), cfg->fail.step ? "\"" : "",
+                  cfg->fail.step ? cfg->fail.step : "null", cfg->fail.step ? "\"" : "",
+                  cfg->fail.times);
+    int rc = rp_run_create(s, run_id, cfg->index, rp_build_steps, RP_NSTEPS, params.data);
+    rc_buf_free(&params);
+    if (rc)
+        return fail(err, errlen, rc, "creating run: %s", rp_state_errmsg(s));
+    int version = 0;
+    rc = rp_index_reserve(s, &version, cfg->index, run_id);
+    if (rc == RP_OK)
+        rc = rp_run_set_version(s, run_id, version);
+    if (rc)
+        return fail(err, errlen, rc, "reserving a version: %s", rp_state_errmsg(s));
+    return RP_OK;
+}
+
+int rp_build_execute(rp_state *s, const char *run_id, const rp_build_config *cfg, char *err,
+                     size_t errlen)
+{
+    json_object *run = read_run(s, run_id);
+    if (!run)
+        return fail(err, errlen, RP_ENOTFOUND, "no run %s", run_id);
+    int version = run_version(run);
+    char collection[256];
+    if (version <= 0 || rp_collection_name(collection, sizeof collection, prefix_of(cfg),
+                                           cfg->index, version) != RP_OK) {
+        json_object_put(run);
+        return fail(err, errlen, RP_ECORRUPT, "run %s has no valid version", run_id);
+    }
+    int first = 0;
+    while (first < RP_NSTEPS && run_step_status(run, first) == RP_SUCCEEDED)
+        first++;
+    rc_buf p[RP_NSTEPS];
+    for (int i = 0; i < RP_NSTEPS; i++)
+        p[i] = (rc_buf)RC_BUF_INIT;
+    int rc = RP_OK;
+    /* Steps before the first to run are reused only when their artifacts are still valid. */
+    for (int i = 0; i < first; i++) {
+        step_params(&p[i], i, cfg, run, collection);
+        int valid =
+            artifact_of[i] ? rp_artifact_valid(s, run_id, artifact_of[i], p[i].data, NULL) == 1 : 1;
+        if (i == S_DISCOVER && valid) {
+            /* The documents themselves are its input: re-walk and compare. */
+            rp_discover_options o = RP_DISCOVER_OPTIONS_INIT;
+            rp_corpus *c = NULL;
+            char e2[256];
+            valid = 0;
+            if (rp_discover(&c, cfg->docs_dir, &o, e2, sizeof e2) == RP_OK) {
+                rp_hasher h;
+                rp_hasher_init(&h);
+                rc_buf line = RC_BUF_INIT;
+                for (size_t k = 0; k < c->n; k++) {
+                    rc_buf_reset(&line);
+                    rp_doc_json(&line, &c->docs[k]);
+                    rp_hasher_update(&h, line.data, line.len);
+                    rp_hasher_update(&h, "\n", 1);
+                }
+                char hex[RP_HASH_HEX];
+                rp_hasher_hex(&h, hex);
+                const char *rec = artifact_hash(run, "docs.ndjson");
+                valid = rec && strcmp(rec, hex) == 0;
+                rc_buf_free(&line);
+            }
+            rp_corpus_free(c);
+        }
+        if (valid) {
+            rp_step_update(s, run_id, rp_build_steps[i], RP_SUCCEEDED, NULL);
+            rp_run_event(s, run_id, "reused", rp_build_steps[i],
+                         "artifact still matches its inputs");
+            progress(cfg, rp_build_steps[i], "reused (artifact matches its inputs)");
+        } else {
+            rp_run_event(s, run_id, "stale", rp_build_steps[i],
+                         "artifact missing or changed: running the step again");
+            progress(cfg, rp_build_steps[i], "artifact missing or changed: running it again");
+            first = i;
+            break;
+        }
+    }
+    for (int i = first; rc == RP_OK && i < RP_NSTEPS; i++) {
+        const char *name = rp_build_steps[i];
+        json_object_put(run);
+        run = read_run(s, run_id); /* artifacts recorded by the previous step */
+        if (!run)
+            return fail(err, errlen, RP_ECORRUPT, "run %s disappeared", run_id);
+        step_params(&p[i], i, cfg, run, collection);
+        rp_step_update(s, run_id, name, RP_RUNNING, NULL);
+        json_object_put(run);
+        run = read_run(s, run_id);
+        int attempt = run_step_attempts(run, i);
+        progress(cfg, name, "running (attempt %d)", attempt);
+        if (cfg->fail.step && strcmp(cfg->fail.step, name) == 0 &&
+            (cfg->fail.times < 0 || attempt <= cfg->fail.times)) {
+            rc = fail(err, errlen, RP_ESTOPPED, "failure injected at %s (attempt %d)", name,
+                      attempt);
+        } else {
+            switch (i) {
+            case S_DISCOVER:
+                rc = step_discover(s, run_id, cfg, p[i].data, err, errlen);
+                break;
+            case S_CHUNK:
+                rc = step_chunk(s, run_id, cfg, p[i].data, p[S_DISCOVER].data, err, errlen);
+                break;
+            case S_EMBED:
+                rc = step_embed(s, run_id, cfg, p[i].data, p[S_CHUNK].data, err, errlen);
+                break;
+            case S_UPSERT:
+                rc = step_upsert(s, run_id, cfg, p[i].data, p[S_CHUNK].data, collection, version,
+                                 err, errlen);
+                break;
+            case S_SMOKE:
+                rc = step_smoketest(s, run_id, cfg, p[i].data, p[S_CHUNK].data, collection, err,
+                                    errlen);
+                break;
+            default:
+                rc = step_promote(s, cfg, collection, version, err, errlen);
+                break;
+            }
+        }
+        if (rc) {
+            rp_step_update(s, run_id, name, RP_FAILED, err);
+            rp_run_set_status(s, run_id, RP_FAILED, err);
+            progress(cfg, name, "FAILED: %s", err);
+        } else {
+            rp_step_update(s, run_id, name, RP_SUCCEEDED, NULL);
+        }
+    }
+    if (rc == RP_OK)
+        rp_run_set_status(s, run_id, RP_SUCCEEDED, NULL);
+    json_object_put(run);
+    for (int i = 0; i < RP_NSTEPS; i++)
+        rc_buf_free(&p[i]);
+    return rc;
+}
+
+int rp_build_replay(rp_state *s, const char *run_id, const char *from, const rp_build_config *cfg,
+                    char *err, size_t errlen)
+{
+    if (rp_step_index(from) < 0)
+        return fail(err, errlen, RP_EINVAL,
+                    "unknown step \"%s\" (discover, chunk, embed, upsert, "
+                    "smoketest, promote)",
+                    from);
+    int rc = rp_run_replay(s, run_id, from);
+    if (rc)
+        return fail(err, errlen, rc, "replay: %s", rp_state_errmsg(s));
+    return rp_build_execute(s, run_id, cfg, err, errlen);
+}
+
+/* The promoted, not rolled back versions of an index, oldest first. */
+static int promoted_versions(rp_state *s, const char *index, int *out, int cap)
+{
+    char *text = NULL;
+    if (rp_index_read(s, &text, index) != RP_OK)
+        return -1;
+    json_object *o = json_tokener_parse(text), *vs;
+    free(text);
+    int n = 0;
+    if (o && json_object_object_get_ex(o, "versions", &vs)) {
+        for (size_t i = 0; i < json_object_array_length(vs) && n < cap; i++) {
+            json_object *v = json_object_array_get_idx(vs, i), *st, *num;
+            if (json_object_object_get_ex(v, "state", &st) &&
+                strcmp(json_object_get_string(st), "promoted") == 0 &&
+                json_object_object_get_ex(v, "version", &num))
+                out[n++] = json_object_get_int(num);
+        }
+    }
+    json_object_put(o);
+    return n;
+}
+
+int rp_rollback(int *out_version, rp_state *s, qdrant_client *q, const char *prefix,
+                const char *index, int steps, int to_version, char *err, size_t errlen)
+{
+    if (!out_version || !s || !q || !index || (steps < 1 && to_version <= 0))
+        return fail(err, errlen, RP_EINVAL, "nothing to roll back to");
+    if (!prefix || !*prefix)
+        prefix = "rag";
+    int active = 0;
+    if (rp_index_active(s, &active, index) != RP_OK || active == 0)
+        return fail(err, errlen, RP_ENOTFOUND, "index %s has no active version", index);
+    int vs[4096];
+    int n = promoted_versions(s, index, vs, 4096);
+    if (n < 0)
+        return fail(err, errlen, RP_ENOTFOUND, "index %s is unknown", index);
+    /* Promoted versions are ordered oldest first; the active one is the newest of them. */
+    int pos = -1;
+    for (int i = 0; i < n; i++)
+        if (vs[i] == active)
+            pos = i;
+    int target_pos;
+    if (to_version > 0) {
+        target_pos = -1;
+        for (int i = 0; i < pos; i++)
+            if (vs[i] == to_version)
+                target_pos = i;
+        if (target_pos < 0)
+            return fail(err, errlen, RP_EINVAL,
+                        "version %d is not an earlier promoted (complete, not rolled back) "
+                        "version of %s",
+                        to_version, index);
+    } else {
+        target_pos = pos - steps;
+        if (target_pos < 0)
+            return fail(err, errlen, RP_EINVAL,
+                        "cannot roll back %d step(s): %s has %d earlier promoted version(s)", steps,
+                        index, pos);
+    }
+    int target = vs[target_pos];
+    char collection[256], alias[256];
+    if (rp_collection_name(collection, sizeof collection, prefix, index, target) != RP_OK)
+        return fail(err, errlen, RP_EINVAL, "bad collection name");
+    int exists = 0;
+    int qrc = qdrant_collection_exists(&exists, q, collection);
+    if (qrc || !exists)
+        return fail(err, errlen, RP_ENOTFOUND, "collection %s of version %d is gone", collection,
+                    target);
+    snprintf(alias, sizeof alias, "%s_%s_active", prefix, index);
+    qdrant_collection_info *info = NULL;
+    size_t dim = 1;
+    if (qdrant_collection_info_get(&info, q, collection) == QDRANT_OK)
+        dim = qdrant_collection_info_vector_size(info);
+    qdrant_collection_info_free(info);
+    int rc = switch_and_verify(q, alias, collection, dim, err, errlen);
+    if (rc)
+        return rc;
+    /* Record: each version above the target becomes rolled back, newest first. */
+    for (int i = pos; i > target_pos; i--) {
+        rc = rp_index_set_state(s, index, vs[i], RP_V_ROLLED_BACK);
+        if (rc)
+            return fail(err, errlen, rc, "recording the rollback: %s", rp_state_errmsg(s));
+    }
+    *out_version = target;
+    return RP_OK;
+}

@@ -1,0 +1,837 @@
+/* ragctl: build, replay, roll back and query versioned RAG indexes.
+ *
+ * Uses libqdrantc's public API (local mode by default: no server) and the internal pipeline
+ * library. Settings: flags, then environment (RAG_STATE_DIR, QDRANT_URL, QDRANT_API_KEY,
+ * RAG_EMBEDDER, RAG_EMBED_DIM, RAG_EMBED_URL, RAG_EMBED_MODEL, RAG_EMBED_API_KEY, RAG_PREFIX,
+ * RAG_DOCS_DIR), then defaults. Exit codes follow sysexits.h. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "pipeline.h"
+#include "qdrant/qdrant.h"
+
+typedef struct {
+    const char *state_dir;
+    const char *qdrant_url; /* NULL: local mode in <state>/qdrant */
+    const char *api_key;
+    const char *embedder; /* hash | openai */
+    size_t dim;
+    const char *embed_url, *embed_model, *embed_key;
+    const char *prefix;
+    const char *docs;
+    int json;
+    int color;
+    char local_url[PATH_MAX + 16];
+} settings;
+
+typedef struct {
+    settings *st;
+    rp_state *state;
+    qdrant_client *q;
+    rp_embedder *emb;
+    rp_cache *cache;
+} ctx;
+
+static const char *env_or(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : def;
+}
+
+static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ragctl: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'ragctl help'.\n");
+    va_end(ap);
+    exit(EX_USAGE);
+}
+
+static int exit_for(int rc)
+{
+    switch (rc) {
+    case RP_OK:
+        return EX_OK;
+    case RP_EINVAL:
+        return EX_USAGE;
+    case RP_ENOTFOUND:
+    case RP_EEMPTY:
+        return EX_NOINPUT;
+    case RP_EENCODING:
+    case RP_ECORRUPT:
+        return EX_DATAERR;
+    case RP_ETRANSPORT:
+    case RP_EHTTP:
+        return EX_UNAVAILABLE;
+    case RP_EIO:
+        return EX_IOERR;
+    default:
+        return EX_SOFTWARE;
+    }
+}
+
+static void on_progress(void *ud, const char *step, const char *msg)
+{
+    settings *st = ud;
+    if (st->json)
+        return;
+    const char *b = st->color ? "\033[1m" : "", *r = st->color ? "\033[0m" : "";
+    fprintf(stderr, "  %s%-9s%s %s\n", b, step, r, msg);
+}
+
+static void on_warn(void *ud, const char *msg)
+{
+    (void)ud;
+    fprintf(stderr, "ragctl: warning: %s\n", msg);
+}
+
+static int open_ctx(ctx *c, settings *st, int need_qdrant, int need_embed)
+{
+    memset(c, 0, sizeof *c);
+    c->st = st;
+    char err[512];
+    if (mkdir(st->state_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "ragctl: cannot create state directory %s: %s\n", st->state_dir,
+                strerror(errno));
+        return EX_CANTCREAT;
+    }
+    if (rp_state_open(&c->state, st->state_dir, err, sizeof err) != RP_OK) {
+        fprintf(stderr, "ragctl: state directory %s: %s\n", st->state_dir, err);
+        return EX_IOERR;
+    }
+    if (need_qdrant) {
+        qdrant_client_options o = QDRANT_CLIENT_OPTIONS_INIT;
+        if (st->qdrant_url) {
+            o.url = st->qdrant_url;
+        } else {
+            char abs[PATH_MAX];
+            if (!realpath(st->state_dir, abs))
+                snprintf(abs, sizeof abs, "%s", st->state_dir);
+            snprintf(st->local_url, sizeof st->local_url, "file://%s/qdrant", abs);
+            o.url = st->local_url;
+        }
+        o.api_key = st->api_key;
+        if (qdrant_client_new(&c->q, &o) != QDRANT_OK) {
+            fprintf(stderr, "ragctl: invalid QDRANT_URL \"%s\"\n", o.url);
+            return EX_CONFIG;
+        }
+    }
+    if (need_embed) {
+        int rc;
+        if (strcmp(st->embedder, "hash") == 0) {
+            rc = rp_embedder_hash_new(&c->emb, st->dim);
+        } else if (strcmp(st->embedder, "openai") == 0) {
+            rp_openai_options oo = RP_OPENAI_OPTIONS_INIT;
+            oo.base_url = st->embed_url;
+            oo.model = st->embed_model;
+            oo.api_key = st->embed_key;
+            rc = rp_embedder_openai_new(&c->emb, &oo, err, sizeof err);
+            if (rc)
+                fprintf(stderr, "ragctl: openai embedder: %s\n", err);
+        } else {
+            fprintf(stderr, "ragctl: unknown embedder \"%s\" (hash, openai)\n", st->embedder);
+            return EX_CONFIG;
+        }
+        if (rc)
+            return EX_CONFIG;
+        char cdir[PATH_MAX];
+        snprintf(cdir, sizeof cdir, "%s/cache", st->state_dir);
+        if (rp_cache_open(&c->cache, cdir, err, sizeof err) != RP_OK) {
+            fprintf(stderr, "ragctl: embedding cache %s: %s\n", cdir, err);
+            return EX_IOERR;
+        }
+    }
+    return EX_OK;
+}
+
+static void close_ctx(ctx *c)
+{
+    rp_cache_free(c->cache);
+    rp_embedder_free(c->emb);
+    qdrant_client_free(c->q);
+    rp_state_free(c->state);
+}
+
+static rp_build_config build_cfg(ctx *c, const char *index, const char *docs)
+{
+    rp_build_config b;
+    memset(&b, 0, sizeof b);
+    rp_chunk_options co = RP_CHUNK_OPTIONS_INIT;
+    b.index = index;
+    b.docs_dir = docs;
+    b.prefix = c->st->prefix;
+    b.chunk = co;
+    b.qdrant = c->q;
+    b.embedder = c->emb;
+    b.cache = c->cache;
+    b.smoke_samples = 5;
+    b.progress = on_progress;
+    b.progress_ud = c->st;
+    b.warn = on_warn;
+    return b;
+}
+
+static int parse_fail_mode(const char *m)
+{
+    if (!m || strcmp(m, "once") == 0)
+        return 1;
+    if (strcmp(m, "always") == 0)
+        return -1;
+    char *e;
+    long n = strtol(m, &e, 10);
+    if (*e || n < 1 || n > 1000)
+        die_usage("--fail-mode takes once, always or a count 1..1000");
+    return (int)n;
+}
+
+/* Prints a run: a step table and its timeline, or the raw JSON. Returns its status. */
+static int show_run(ctx *c, const char *run_id, int with_events)
+{
+    char *text = NULL;
+    if (rp_run_read(c->state, &text, run_id) != RP_OK) {
+        fprintf(stderr, "ragctl: no run %s\n", run_id);
+        return -1;
+    }
+    json_object *o = json_tokener_parse(text), *v;
+    int status = -1;
+    const char *sname =
+        json_object_object_get_ex(o, "status", &v) ? json_object_get_string(v) : "?";
+    for (int k = 0; k <= RP_SKIPPED; k++)
+        if (strcmp(sname, rp_status_name(k)) == 0)
+            status = k;
+    if (c->st->json) {
+        printf("%s\n", text);
+    } else {
+        json_object *ver, *steps, *events;
+        printf("run %s  index %s  version %d  %s\n", run_id,
+               json_object_object_get_ex(o, "index", &v) ? json_object_get_string(v) : "?",
+               json_object_object_get_ex(o, "version", &ver) ? json_object_get_int(ver) : 0, sname);
+        if (json_object_object_get_ex(o, "steps", &steps))
+            for (size_t i = 0; i < json_object_array_length(steps); i++) {
+                json_object *s = json_object_array_get_idx(steps, i), *n, *st, *a, *d, *e;
+                json_object_object_get_ex(s, "name", &n);
+                json_object_object_get_ex(s, "status", &st);
+                json_object_object_get_ex(s, "attempts", &a);
+                int hd = json_object_object_get_ex(s, "duration_ms", &d) &&
+                         !json_object_is_type(d, json_type_null);
+                int he = json_object_object_get_ex(s, "error", &e) &&
+                         !json_object_is_type(e, json_type_null);
+                printf("  %-10s %-9s attempts %d%s%s%s%s\n", json_object_get_string(n),
+                       json_object_get_string(st), json_object_get_int(a), hd ? "  " : "",
+                       hd ? json_object_get_string(d) : "", hd ? " ms" : "", he ? "" : "");
+                if (he)
+                    printf("             error: %s\n", json_object_get_string(e));
+            }
+        if (with_events && json_object_object_get_ex(o, "events", &events)) {
+            int64_t t0 = 0;
+            for (size_t i = 0; i < json_object_array_length(events); i++) {
+                json_object *ev = json_object_array_get_idx(events, i), *t, *ty, *sp, *m;
+                json_object_object_get_ex(ev, "t_ms", &t);
+                int64_t tm = json_object_get_int64(t);
+                if (i == 0)
+                    t0 = tm;
+                json_object_object_get_ex(ev, "type", &ty);
+                int has_s = json_object_object_get_ex(ev, "step", &sp) &&
+                            !json_object_is_type(sp, json_type_null);
+                int has_m = json_object_object_get_ex(ev, "msg", &m) &&
+                            !json_object_is_type(m, json_type_null);
+                printf("  +%6lld ms  %-10s %-10s %s\n", (long long)(tm - t0),
+                       json_object_get_string(ty), has_s ? json_object_get_string(sp) : "",
+                       has_m ? json_object_get_string(m) : "");
+            }
+        }
+    }
+    json_object_put(o);
+    free(text);
+    return status;
+}
+
+static int cmd_build(settings *st, int argc, char **argv)
+{
+    const char *index = NULL, *docs = st->docs, *fail_at = NULL, *fail_mode = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--index") == 0 && i + 1 < argc)
+            index = argv[++i];
+        else if (strcmp(argv[i], "--docs") == 0 && i + 1 < argc)
+            docs = argv[++i];
+        else if (strcmp(argv[i], "--fail-at") == 0 && i + 1 < argc)
+            fail_at = argv[++i];
+        else if (strcmp(argv[i], "--fail-mode") == 0 && i + 1 < argc)
+            fail_mode = argv[++i];
+        else
+            die_usage("build: unexpected argument \"%s\"", argv[i]);
+    }
+    if (!index)
+        die_usage("build needs --index NAME");
+    if (!rp_name_valid(index))
+        die_usage("index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]", index);
+    if (fail_at && rp_step_index(fail_at) < 0)
+        die_usage("--fail-at: unknown step \"%s\"", fail_at);
+    ctx c;
+    int ex = open_ctx(&c, st, 1, 1);
+    if (ex) {
+        close_ctx(&c);
+        return ex;
+    }
+    rp_build_config b = build_cfg(&c, index, docs);
+    b.fail.step = fail_at;
+    b.fail.times = fail_at ? parse_fail_mode(fail_mode) : 0;
+    char run_id[96], err[1024];
+    int rc = rp_build_create(c.state, run_id, sizeof run_id, &b, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "ragctl: %s\n", err);
+        close_ctx(&c);
+        return exit_for(rc);
+    }
+    if (!st->json)
+        fprintf(stderr, "build %s of index %s from %s\n", run_id, index, docs);
+    rc = rp_build_execute(c.state, run_id, &b, err, sizeof err);
+    if (st->json)
+        show_run(&c, run_id, 0);
+    else
+        printf("%s %s%s%s\n", run_id, rc ? "FAILED: " : "SUCCEEDED", rc ? err : "", "");
+    close_ctx(&c);
+    return exit_for(rc);
+}
+
+/* Reads a run's params back into a build configuration (docs, fail spec) for a replay. */
+static int run_params(ctx *c, const char *run_id, char *index, size_t icap, char *docs, size_t dcap,
+                      char *fail_step, size_t fcap, int *fail_times)
+{
+    char *text = NULL;
+    if (rp_run_read(c->state, &text, run_id) != RP_OK)
+        return -1;
+    json_object *o = json_tokener_parse(text), *p, *v;
+    free(text);
+    int ok = o && json_object_object_get_ex(o, "params", &p);
+    if (ok) {
+        snprintf(index, icap, "%s",
+                 json_object_object_get_ex(p, "index", &v) ? json_object_get_string(v) : "");
+        snprintf(docs, dcap, "%s",
+                 json_object_object_get_ex(p, "docs", &v) ? json_object_get_string(v) : "");
+        fail_step[0] = '\0';
+        if (json_object_object_get_ex(p, "fail_step", &v) &&
+            json_object_is_type(v, json_type_string))
+            snprintf(fail_step, fcap, "%s", json_object_get_string(v));
+        *fail_times = json_object_object_get_ex(p, "fail_times", &v) ? json_object_get_int(v) : 0;
+    }
+    json_object_put(o);
+    return ok ? 0 : -1;
+}
+
+static int cmd_replay(settings *st, int argc, char **argv)
+{
+    const char *run_id = NULL, *from = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
+            from = argv[++i];
+        else if (argv[i][0] != '-' && !run_id)
+            run_id = argv[i];
+        else
+            die_usage("replay: unexpected argument \"%s\"", argv[i]);
+    }
+    if (!run_id || !from)
+        die_usage("replay needs RUN --from STEP");
+    if (rp_step_index(from) < 0)
+        die_usage("--from: unknown step \"%s\"", from);
+    ctx c;
+    int ex = open_ctx(&c, st, 1, 1);
+    if (ex) {
+        close_ctx(&c);
+        return ex;
+    }
+    char index[96], docs[PATH_MAX], fstep[32], err[1024];
+    int ftimes = 0;
+    if (run_params(&c, run_id, index, sizeof index, docs, sizeof docs, fstep, sizeof fstep,
+                   &ftimes) != 0) {
+        fprintf(stderr, "ragctl: no run %s\n", run_id);
+        close_ctx(&c);
+        return EX_NOINPUT;
+    }
+    rp_build_config b = build_cfg(&c, index, docs);
+    b.fail.step = fstep[0] ? fstep : NULL;
+    b.fail.times = ftimes;
+    if (!st->json)
+        fprintf(stderr, "replay %s from %s\n", run_id, from);
+    int rc = rp_build_replay(c.state, run_id, from, &b, err, sizeof err);
+    if (st->json)
+        show_run(&c, run_id, 0);
+    else
+        printf("%s %s%s\n", run_id, rc ? "FAILED: " : "SUCCEEDED", rc ? err : "");
+    close_ctx(&c);
+    return exit_for(rc);
+}
+
+static int cmd_rollback(settings *st, int argc, char **argv)
+{
+    const char *index = NULL;
+    int steps = 0, to = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--index") == 0 && i + 1 < argc)
+            index = argv[++i];
+        else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc)
+            steps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--to-version") == 0 && i + 1 < argc)
+            to = atoi(argv[++i]);
+        else
+            die_usage("rollback: unexpected argument \"%s\"", argv[i]);
+    }
+    if (!index)
+        die_usage("rollback needs --index NAME");
+    if (steps && to)
+        die_usage("rollback takes --steps N or --to-version V, not both");
+    if (!steps && !to)
+        steps = 1;
+    if (steps < 0 || to < 0)
+        die_usage("rollback: --steps and --to-version take positive numbers");
+    ctx c;
+    int ex = open_ctx(&c, st, 1, 0);
+    if (ex) {
+        close_ctx(&c);
+        return ex;
+    }
+    int from = 0, now = 0;
+    rp_index_active(c.state, &from, index);
+    char err[1024];
+    int rc = rp_rollback(&now, c.state, c.q, st->prefix, index, steps, to, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "ragctl: rollback of %s: %s\n", index, err);
+    else if (st->json)
+        printf("{\"index\":\"%s\",\"from_version\":%d,\"active_version\":%d}\n", index, from, now);
+    else
+        printf("%s: rolled back from v%d to v%d (alias %s_%s_active verified)\n", index, from, now,
+               st->prefix, index);
+    close_ctx(&c);
+    return exit_for(rc);
+}
+
+static int cmd_status(settings *st, int argc, char **argv)
+{
+    if (argc != 1)
+        die_usage("status needs RUN");
+    ctx c;
+    int ex = open_ctx(&c, st, 0, 0);
+    if (ex) {
+        close_ctx(&c);
+        return ex;
+    }
+    int s = show_run(&c, argv[0], 1);
+    close_ctx(&c);
+    return s < 0 ? EX_NOINPUT : EX_OK;
+}
+
+static int cmd_history(settings *st, int argc, char **argv)
+{
+    const char *index = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--index") == 0 && i + 1 < argc)
+            index = argv[++i];
+        else
+            die_usage("history: unexpected argument \"%s\"", argv[i]);
+    }
+    if (!index)
+        die_usage("history needs --index NAME");
+    ctx c;
+    int ex = open_ctx(&c, st, 1, 0);
+    if (ex) {
+        close_ctx(&c);
+        return ex;
+    }
+    char *text = NULL;
+    if (rp_index_read(c.state, &text, index) != RP_OK) {
+        fprintf(stderr, "ragctl: no index %s\n", index);
+        close_ctx(&c);
+        return EX_NOINPUT;
+    }
+    char alias[256], live[256] = "";
+    snprintf(alias, sizeof alias, "%s_%s_active", st->prefix, index);
+    qdrant_alias_list *al = NULL;
+    if (qdrant_aliases_list(&al, c.q) == QDRANT_OK) {
+        const char *t = qdrant_alias_list_find(al, alias);
+        snprintf(live, sizeof live, "%s", t ? t : "");
+    }
+    qdrant_alias_list_free(al);
+    json_object *o = json_tokener_parse(text), *vs, *act;
+    if (st->json) {
+        json_object_object_add(o, "alias", json_object_new_string(alias));
+        json_object_object_add(o, "alias_target", live[0] ? json_object_new_string(live) : NULL);
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    } else {
+        int active = json_object_object_get_ex(o, "active", &act) ? json_object_get_int(act) : 0;
+        printf("index %s  active v%d  alias %s -> %s\n", index, active, alias,
+               live[0] ? live : "(none)");
+        if (json_object_object_get_ex(o, "versions", &vs))
+            for (size_t i = 0; i < json_object_array_length(vs); i++) {
+                json_object *v = json_object_array_get_idx(vs, i), *n, *s, *r;
+                json_object_object_get_ex(v, "version", &n);
+                json_object_object_get_ex(v, "state", &s);
+                json_object_object_get_ex(v, "run_id", &r);
+                printf("  v%-4d %-12s run %s%s\n", json_object_get_int(n),
+                       json_object_get_string(s), json_object_get_string(r),
+                       json_object_get_int(n) == active ? "  <- active" : "");
+            }
+    }
+    json_object_put(o);
+    free(text);
+    close_ctx(&c);
+    return EX_OK;
+}
+
+static int cmd_query(settings *st, int argc, char **argv)
+{
+    const char *index = NULL, *text = NULL;
+    int k = 5;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--index") == 0 && i + 1 < argc)
+            index = argv[++i];
+        else if (strcmp(argv[i], "-k") == 0 && i + 1 < argc)
+            k = atoi(argv[++i]);
+        else if (argv[i][0] != '-' && !text)
+            text = argv[i];
+        else
+            die_usage("query: unexpected argument \"%s\"", argv[i]);
+    }
+    if (!index || !text)
+        die_usage("query needs --index NAME \"text\"");
+    if (k < 1 || k > 1000)
+        die_usage("-k takes 1..1000");
+    ctx c;
+    int ex = open_ctx(&c, st, 1, 1);
+    if (ex) {
+        close_ctx(&c);
+        return ex;
+    }
+    float *v = NULL;
+    const char *texts[1] = {text};
+    int rc = rp_embed_batch(c.emb, &v, texts, 1);
+    if (rc) {
+        fprintf(stderr, "ragctl: embedding the query: %s\n", rp_embedder_errmsg(c.emb));
+        close_ctx(&c);
+        return exit_for(rc);
+    }
+    char alias[256];
+    snprintf(alias, sizeof alias, "%s_%s_active", st->prefix, index);
+    qdrant_query_options qo = QDRANT_QUERY_OPTIONS_INIT;
+    qo.limit = (uint32_t)k;
+    qdrant_point_list *hits = NULL;
+    int qrc = qdrant_points_query(&hits, c.q, alias, v, rp_embedder_dim(c.emb), &qo);
+    free(v);
+    if (qrc) {
+        fprintf(stderr, "ragctl: query %s: %s (%s)\n", alias, qdrant_strerror(qrc),
+                qdrant_client_errmsg(c.q));
+        close_ctx(&c);
+        return qrc == QDRANT_ENOTFOUND ? EX_NOINPUT : EX_UNAVAILABLE;
+    }
+    if (st->json)
+        printf("[");
+    for (size_t i = 0; i < qdrant_point_list_count(hits); i++) {
+        const char *pl = qdrant_point_list_payload(hits, i);
+        json_object *o = pl ? json_tokener_parse(pl) : NULL, *ci, *tx, *ver;
+        if (st->json) {
+            printf("%s{\"score\":%.6f,\"payload\":%s}", i ? "," : "",
+                   (double)qdrant_point_list_score(hits, i), pl ? pl : "null");
+        } else {
+            const char *t =
+                o && json_object_object_get_ex(o, "text", &tx) ? json_object_get_string(tx) : "";
+            printf("%zu. %.4f  %s (v%d)\n   %.160s%s\n", i + 1,
+                   (double)qdrant_point_list_score(hits, i),
+                   o && json_object_object_get_ex(o, "chunk_id", &ci) ? json_object_get_string(ci)
+                                                                      : "?",
+                   o && json_object_object_get_ex(o, "version", &ver) ? json_object_get_int(ver)
+                                                                      : 0,
+                   t, strlen(t) > 160 ? "..." : "");
+        }
+        json_object_put(o);
+    }
+    if (st->json)
+        printf("]\n");
+    qdrant_point_list_free(hits);
+    close_ctx(&c);
+    return EX_OK;
+}
+
+static int cmd_config(settings *st)
+{
+    const char *masked = st->api_key ? "********" : "(none)";
+    const char *emasked = st->embed_key ? "********" : "(none)";
+    if (st->json) {
+        printf("{\"state_dir\":\"%s\",\"qdrant_url\":%s%s%s,\"qdrant_api_key\":\"%s\","
+               "\"embedder\":\"%s\",\"dim\":%zu,\"embed_url\":\"%s\",\"embed_model\":\"%s\","
+               "\"embed_api_key\":\"%s\",\"prefix\":\"%s\",\"docs\":\"%s\"}\n",
+               st->state_dir, st->qdrant_url ? "\"" : "", st->qdrant_url ? st->qdrant_url : "null",
+               st->qdrant_url ? "\"" : "", masked, st->embedder, st->dim,
+               st->embed_url ? st->embed_url : "", st->embed_model ? st->embed_model : "", emasked,
+               st->prefix, st->docs);
+    } else {
+        printf("state_dir      %s\n", st->state_dir);
+        printf("qdrant         %s\n",
+               st->qdrant_url ? st->qdrant_url : "local mode (<state_dir>/qdrant)");
+        printf("qdrant_api_key %s\n", masked);
+        printf("embedder       %s (dim %zu)\n", st->embedder, st->dim);
+        printf("embed_url      %s\n", st->embed_url ? st->embed_url : "");
+        printf("embed_model    %s\n", st->embed_model ? st->embed_model : "");
+        printf("embed_api_key  %s\n", emasked);
+        printf("prefix         %s\n", st->prefix);
+        printf("docs           %s\n", st->docs);
+    }
+    return EX_OK;
+}
+
+/* ---- demo ---- */
+
+static int demo_check(int cond, const char *what)
+{
+    printf("%s %s\n", cond ? "  [ok]  " : "  [FAIL]", what);
+    return cond ? 0 : 1;
+}
+
+static int run_status(ctx *c, const char *run_id, const char *step, char *status, size_t cap)
+{
+    char *text = NULL;
+    status[0] = '\0';
+    if (rp_run_read(c->state, &text, run_id) != RP_OK)
+        return -1;
+    json_object *o = json_tokener_parse(text), *steps, *v;
+    free(text);
+    if (!step) {
+        if (json_object_object_get_ex(o, "status", &v))
+            snprintf(status, cap, "%s", json_object_get_string(v));
+    } else if (json_object_object_get_ex(o, "steps", &steps)) {
+        for (size_t i = 0; i < json_object_array_length(steps); i++) {
+            json_object *s = json_object_array_get_idx(steps, i), *n, *st;
+            if (json_object_object_get_ex(s, "name", &n) &&
+                strcmp(json_object_get_string(n), step) == 0 &&
+                json_object_object_get_ex(s, "status", &st))
+                snprintf(status, cap, "%s", json_object_get_string(st));
+        }
+    }
+    json_object_put(o);
+    return 0;
+}
+
+static int count_events(ctx *c, const char *run_id, const char *type, const char *step)
+{
+    char *text = NULL;
+    if (rp_run_read(c->state, &text, run_id) != RP_OK)
+        return -1;
+    json_object *o = json_tokener_parse(text), *ev, *t, *s;
+    free(text);
+    int n = 0;
+    if (json_object_object_get_ex(o, "events", &ev))
+        for (size_t i = 0; i < json_object_array_length(ev); i++) {
+            json_object *e = json_object_array_get_idx(ev, i);
+            if (json_object_object_get_ex(e, "type", &t) &&
+                strcmp(json_object_get_string(t), type) == 0 &&
+                json_object_object_get_ex(e, "step", &s) &&
+                !json_object_is_type(s, json_type_null) &&
+                strcmp(json_object_get_string(s), step) == 0)
+                n++;
+        }
+    json_object_put(o);
+    return n;
+}
+
+static int cmd_demo(settings *st, int argc, char **argv)
+{
+    const char *docs = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--docs") == 0 && i + 1 < argc)
+            docs = argv[++i];
+        else
+            die_usage("demo: unexpected argument \"%s\"", argv[i]);
+    }
+    if (!docs)
+        docs = RAGCTL_DEMO_CORPUS;
+    ctx c;
+    int ex = open_ctx(&c, st, 1, 1);
+    if (ex) {
+        close_ctx(&c);
+        return ex;
+    }
+    int failures = 0;
+    char err[1024], run1[96], run2[96], status[32];
+    const char *index = "demo";
+    printf("ragctl demo: state in %s, %s, corpus %s\n\n", st->state_dir,
+           st->qdrant_url ? st->qdrant_url : "local mode (no server)", docs);
+
+    printf("1. build v1 with a failure injected at embed\n");
+    rp_build_config b = build_cfg(&c, index, docs);
+    b.fail.step = "embed";
+    b.fail.times = 1;
+    int rc = rp_build_create(c.state, run1, sizeof run1, &b, err, sizeof err);
+    if (rc == RP_OK)
+        rc = rp_build_execute(c.state, run1, &b, err, sizeof err);
+    run_status(&c, run1, NULL, status, sizeof status);
+    failures += demo_check(rc != RP_OK && strcmp(status, "FAILED") == 0, "the run is FAILED");
+    run_status(&c, run1, "embed", status, sizeof status);
+    failures += demo_check(strcmp(status, "FAILED") == 0, "at embed");
+    int active = -1;
+    rp_index_active(c.state, &active, index);
+    failures += demo_check(active == 0, "and nothing was promoted");
+
+    printf("\n2. replay from embed\n");
+    rc = rp_build_replay(c.state, run1, "embed", &b, err, sizeof err);
+    run_status(&c, run1, NULL, status, sizeof status);
+    failures += demo_check(rc == RP_OK && strcmp(status, "SUCCEEDED") == 0, "the run SUCCEEDED");
+    failures += demo_check(count_events(&c, run1, "reused", "discover") == 1 &&
+                               count_events(&c, run1, "reused", "chunk") == 1,
+                           "discover and chunk were reused, not recomputed");
+    rp_index_active(c.state, &active, index);
+    failures += demo_check(active == 1, "v1 is active");
+
+    printf("\n3. build v2\n");
+    b.fail.step = NULL;
+    b.fail.times = 0;
+    rc = rp_build_create(c.state, run2, sizeof run2, &b, err, sizeof err);
+    if (rc == RP_OK)
+        rc = rp_build_execute(c.state, run2, &b, err, sizeof err);
+    rp_index_active(c.state, &active, index);
+    failures += demo_check(rc == RP_OK && active == 2, "v2 built and active");
+
+    printf("\n4. roll back to v1\n");
+    int now = 0;
+    rc = rp_rollback(&now, c.state, c.q, st->prefix, index, 1, 0, err, sizeof err);
+    rp_index_active(c.state, &active, index);
+    failures += demo_check(rc == RP_OK && now == 1 && active == 1, "v1 is active again");
+    char alias[256], want[256];
+    snprintf(alias, sizeof alias, "%s_%s_active", st->prefix, index);
+    rp_collection_name(want, sizeof want, st->prefix, index, 1);
+    qdrant_alias_list *al = NULL;
+    const char *target = NULL;
+    if (qdrant_aliases_list(&al, c.q) == QDRANT_OK)
+        target = qdrant_alias_list_find(al, alias);
+    failures += demo_check(target && strcmp(target, want) == 0, "the alias points at v1");
+    qdrant_alias_list_free(al);
+
+    printf("\n5. query \"how are versions rolled back\" through the alias\n");
+    float *v = NULL;
+    const char *q[1] = {"how are versions rolled back"};
+    qdrant_point_list *hits = NULL;
+    int got_v1 = 0;
+    if (rp_embed_batch(c.emb, &v, q, 1) == RP_OK) {
+        qdrant_query_options qo = QDRANT_QUERY_OPTIONS_INIT;
+        qo.limit = 3;
+        if (qdrant_points_query(&hits, c.q, alias, v, rp_embedder_dim(c.emb), &qo) == QDRANT_OK) {
+            for (size_t i = 0; i < qdrant_point_list_count(hits); i++) {
+                json_object *o = json_tokener_parse(qdrant_point_list_payload(hits, i)), *ci, *ver;
+                int vv =
+                    json_object_object_get_ex(o, "version", &ver) ? json_object_get_int(ver) : 0;
+                got_v1 += vv == 1;
+                printf("     %.4f  %s (v%d)\n", (double)qdrant_point_list_score(hits, i),
+                       json_object_object_get_ex(o, "chunk_id", &ci) ? json_object_get_string(ci)
+                                                                     : "?",
+                       vv);
+                json_object_put(o);
+            }
+        }
+    }
+    free(v);
+    failures += demo_check(hits && qdrant_point_list_count(hits) > 0 &&
+                               got_v1 == (int)qdrant_point_list_count(hits),
+                           "answers come from v1");
+    qdrant_point_list_free(hits);
+
+    printf("\ntimeline of %s:\n", run1);
+    show_run(&c, run1, 1);
+    printf("\n%s\n", failures ? "demo FAILED" : "demo passed: every stage held");
+    close_ctx(&c);
+    return failures ? EX_SOFTWARE : EX_OK;
+}
+
+static void usage(void)
+{
+    printf(
+        "usage: ragctl [--json] [--state-dir DIR] COMMAND ...\n"
+        "  build --index NAME [--docs DIR] [--fail-at STEP --fail-mode once|always|N]\n"
+        "  replay RUN --from STEP\n"
+        "  rollback --index NAME [--steps N | --to-version V]\n"
+        "  status RUN\n"
+        "  history --index NAME\n"
+        "  query --index NAME \"text\" [-k N]\n"
+        "  config\n"
+        "  demo [--docs DIR]\n"
+        "steps: discover chunk embed upsert smoketest promote\n"
+        "environment: RAG_STATE_DIR QDRANT_URL QDRANT_API_KEY RAG_EMBEDDER RAG_EMBED_DIM\n"
+        "             RAG_EMBED_URL RAG_EMBED_MODEL RAG_EMBED_API_KEY RAG_PREFIX RAG_DOCS_DIR\n");
+}
+
+int main(int argc, char **argv)
+{
+    settings st;
+    memset(&st, 0, sizeof st);
+    st.state_dir = env_or("RAG_STATE_DIR", ".ragctl");
+    st.qdrant_url = env_or("QDRANT_URL", NULL);
+    st.api_key = env_or("QDRANT_API_KEY", NULL);
+    st.embedder = env_or("RAG_EMBEDDER", "hash");
+    st.dim = (size_t)atoi(env_or("RAG_EMBED_DIM", "384"));
+    st.embed_url = env_or("RAG_EMBED_URL", NULL);
+    st.embed_model = env_or("RAG_EMBED_MODEL", NULL);
+    st.embed_key = env_or("RAG_EMBED_API_KEY", NULL);
+    st.prefix = env_or("RAG_PREFIX", "rag");
+    st.docs = env_or("RAG_DOCS_DIR", "docs");
+    st.color = isatty(2) && !getenv("NO_COLOR");
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            st.json = 1;
+        else if (strcmp(argv[i], "--state-dir") == 0 && i + 1 < argc)
+            st.state_dir = argv[++i];
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage();
+            return EX_OK;
+        } else
+            die_usage("unknown option \"%s\"", argv[i]);
+    }
+    if (i >= argc) {
+        usage();
+        return EX_USAGE;
+    }
+    if (st.dim < 8 || st.dim > 65536)
+        die_usage("RAG_EMBED_DIM must be 8..65536");
+    if (!rp_name_valid(st.prefix))
+        die_usage("RAG_PREFIX \"%s\" is invalid: use 1-64 of [a-z0-9_-]", st.prefix);
+    const char *cmd = argv[i++];
+    int rest = argc - i;
+    char **args = argv + i;
+    /* Options may also follow the command. */
+    for (int k = 0; k < rest; k++)
+        if (strcmp(args[k], "--json") == 0) {
+            st.json = 1;
+            memmove(&args[k], &args[k + 1], (size_t)(rest - k - 1) * sizeof *args);
+            rest--;
+            k--;
+        }
+    if (strcmp(cmd, "build") == 0)
+        return cmd_build(&st, rest, args);
+    if (strcmp(cmd, "replay") == 0)
+        return cmd_replay(&st, rest, args);
+    if (strcmp(cmd, "rollback") == 0)
+        return cmd_rollback(&st, rest, args);
+    if (strcmp(cmd, "status") == 0)
+        return cmd_status(&st, rest, args);
+    if (strcmp(cmd, "history") == 0)
+        return cmd_history(&st, rest, args);
+    if (strcmp(cmd, "query") == 0)
+        return cmd_query(&st, rest, args);
+    if (strcmp(cmd, "config") == 0)
+        return cmd_config(&st);
+    if (strcmp(cmd, "demo") == 0)
+        return cmd_demo(&st, rest, args);
+    if (strcmp(cmd, "help") == 0) {
+        usage();
+        return EX_OK;
+    }
+    die_usage("unknown command \"%s\"", cmd);
+}
