@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 deps=(meson ninja-build gcc g++ pkg-config git libcurl4-openssl-dev libjson-c-dev uuid-dev
-      libsqlite3-dev python3 python3-jsonschema valgrind clang clang-format libclang-rt-14-dev
+      libsqlite3-dev python3 python3-jsonschema valgrind clang clang-format libclang-rt-14-dev scdoc
       binutils)
 missing=()
 for p in "${deps[@]}"; do

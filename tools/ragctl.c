@@ -4,7 +4,9 @@
  * library. Settings: flags, then environment (RAG_STATE_DIR, QDRANT_URL, QDRANT_API_KEY,
  * RAG_EMBEDDER, RAG_EMBED_DIM, RAG_EMBED_URL, RAG_EMBED_MODEL, RAG_EMBED_API_KEY, RAG_PREFIX,
  * RAG_DOCS_DIR), then defaults. Exit codes follow sysexits.h. */
+#include <dirent.h>
 #include <errno.h>
+#include <time.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -589,6 +591,179 @@ static int cmd_config(settings *st)
     return EX_OK;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmd_runs(settings *st, int argc, char **argv)
+{
+    (void)argv;
+    if (argc)
+        die_usage("runs takes no arguments");
+    ctx c;
+    int ex = open_ctx(&c, st, 0, 0);
+    if (ex) {
+        close_ctx(&c);
+        return ex;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/runs", st->state_dir);
+    DIR *d = opendir(dir);
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!rp_name_valid(e->d_name))
+            continue;
+        char **nn = realloc(names, (n + 1) * sizeof *nn);
+        if (!nn)
+            break;
+        names = nn;
+        names[n] = strdup(e->d_name);
+        if (names[n])
+            n++;
+    }
+    if (d)
+        closedir(d);
+    qsort(names, n, sizeof *names, cmp_str);
+    if (st->json)
+        printf("[");
+    for (size_t i = 0; i < n; i++) {
+        char *text = NULL;
+        if (rp_run_read(c.state, &text, names[i]) == RP_OK) {
+            json_object *o = json_tokener_parse(text), *v, *ix, *ver;
+            if (st->json)
+                printf("%s{\"run_id\":\"%s\",\"index\":\"%s\",\"version\":%d,\"status\":\"%s\"}",
+                       i ? "," : "", names[i],
+                       json_object_object_get_ex(o, "index", &ix) ? json_object_get_string(ix) : "",
+                       json_object_object_get_ex(o, "version", &ver) ? json_object_get_int(ver) : 0,
+                       json_object_object_get_ex(o, "status", &v) ? json_object_get_string(v) : "");
+            else
+                printf("%-40s %-12s v%-4d %s\n", names[i],
+                       json_object_object_get_ex(o, "index", &ix) ? json_object_get_string(ix) : "",
+                       json_object_object_get_ex(o, "version", &ver) ? json_object_get_int(ver) : 0,
+                       json_object_object_get_ex(o, "status", &v) ? json_object_get_string(v) : "");
+            json_object_put(o);
+            free(text);
+        }
+        free(names[i]);
+    }
+    if (st->json)
+        printf("]\n");
+    free(names);
+    close_ctx(&c);
+    return EX_OK;
+}
+
+static int cmd_log(settings *st, int argc, char **argv)
+{
+    if (argc != 1)
+        die_usage("log needs RUN");
+    ctx c;
+    int ex = open_ctx(&c, st, 0, 0);
+    if (ex) {
+        close_ctx(&c);
+        return ex;
+    }
+    char *text = NULL;
+    if (rp_run_read(c.state, &text, argv[0]) != RP_OK) {
+        fprintf(stderr, "ragctl: no run %s\n", argv[0]);
+        close_ctx(&c);
+        return EX_NOINPUT;
+    }
+    json_object *o = json_tokener_parse(text), *events;
+    if (json_object_object_get_ex(o, "events", &events)) {
+        if (st->json) {
+            printf("%s\n", json_object_to_json_string_ext(events, JSON_C_TO_STRING_PLAIN));
+        } else {
+            for (size_t i = 0; i < json_object_array_length(events); i++) {
+                json_object *ev = json_object_array_get_idx(events, i), *t, *ty, *sp, *m;
+                json_object_object_get_ex(ev, "t_ms", &t);
+                json_object_object_get_ex(ev, "type", &ty);
+                time_t secs = (time_t)(json_object_get_int64(t) / 1000);
+                struct tm tm;
+                char when[32];
+                gmtime_r(&secs, &tm);
+                strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+                int has_s = json_object_object_get_ex(ev, "step", &sp) &&
+                            !json_object_is_type(sp, json_type_null);
+                int has_m = json_object_object_get_ex(ev, "msg", &m) &&
+                            !json_object_is_type(m, json_type_null);
+                printf("%s.%03dZ %-12s %-10s %s\n", when, (int)(json_object_get_int64(t) % 1000),
+                       json_object_get_string(ty), has_s ? json_object_get_string(sp) : "",
+                       has_m ? json_object_get_string(m) : "");
+            }
+        }
+    }
+    json_object_put(o);
+    free(text);
+    close_ctx(&c);
+    return EX_OK;
+}
+
+static int cmd_gc(settings *st, int argc, char **argv)
+{
+    const char *index = NULL;
+    int keep = -1;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--index") == 0 && i + 1 < argc)
+            index = argv[++i];
+        else if (strcmp(argv[i], "--keep") == 0 && i + 1 < argc)
+            keep = atoi(argv[++i]);
+        else
+            die_usage("gc: unexpected argument \"%s\"", argv[i]);
+    }
+    if (!index || keep < 1)
+        die_usage("gc needs --index NAME --keep N (N >= 1)");
+    ctx c;
+    int ex = open_ctx(&c, st, 1, 0);
+    if (ex) {
+        close_ctx(&c);
+        return ex;
+    }
+    char *text = NULL;
+    if (rp_index_read(c.state, &text, index) != RP_OK) {
+        fprintf(stderr, "ragctl: no index %s\n", index);
+        close_ctx(&c);
+        return EX_NOINPUT;
+    }
+    json_object *o = json_tokener_parse(text), *vs, *act;
+    free(text);
+    int active = json_object_object_get_ex(o, "active", &act) ? json_object_get_int(act) : 0;
+    size_t nv = json_object_object_get_ex(o, "versions", &vs) ? json_object_array_length(vs) : 0;
+    int deleted = 0, failures = 0;
+    /* Keep the active version and the `keep` newest; never a version still building. */
+    for (size_t i = 0; i < nv; i++) {
+        json_object *v = json_object_array_get_idx(vs, i), *num, *state;
+        json_object_object_get_ex(v, "version", &num);
+        json_object_object_get_ex(v, "state", &state);
+        int ver = json_object_get_int(num);
+        if (ver == active || i + (size_t)keep >= nv ||
+            strcmp(json_object_get_string(state), "building") == 0)
+            continue;
+        char coll[256];
+        rp_collection_name(coll, sizeof coll, st->prefix, index, ver);
+        int existed = 0;
+        int qrc = qdrant_collection_delete(&existed, c.q, coll);
+        if (qrc) {
+            fprintf(stderr, "ragctl: deleting %s: %s\n", coll, qdrant_client_errmsg(c.q));
+            failures++;
+        } else if (existed) {
+            deleted++;
+            if (!st->json)
+                printf("deleted %s (v%d, %s)\n", coll, ver, json_object_get_string(state));
+        }
+    }
+    if (st->json)
+        printf("{\"index\":\"%s\",\"deleted\":%d,\"kept_active\":%d}\n", index, deleted, active);
+    else
+        printf("%s: %d collection(s) deleted; v%d stays active\n", index, deleted, active);
+    json_object_put(o);
+    close_ctx(&c);
+    return failures ? EX_UNAVAILABLE : EX_OK;
+}
+
 /* ---- demo ---- */
 
 static int demo_check(int cond, const char *what)
@@ -827,6 +1002,12 @@ int main(int argc, char **argv)
         return cmd_query(&st, rest, args);
     if (strcmp(cmd, "config") == 0)
         return cmd_config(&st);
+    if (strcmp(cmd, "runs") == 0)
+        return cmd_runs(&st, rest, args);
+    if (strcmp(cmd, "log") == 0)
+        return cmd_log(&st, rest, args);
+    if (strcmp(cmd, "gc") == 0)
+        return cmd_gc(&st, rest, args);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(&st, rest, args);
     if (strcmp(cmd, "help") == 0) {

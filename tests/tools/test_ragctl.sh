@@ -53,6 +53,18 @@ expect "status --json of the failed run" 0 "$ragctl" status "$run" --json
 "$python" -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["status"]=="FAILED" and d["events"]' "$out" 2>/dev/null &&
     pass "status --json has the status and the timeline" || flunk "status --json" "$out"
 
+expect "runs" 0 "$ragctl" runs
+[ "$(grep -c '^docs-' <<<"$out")" = 3 ] && grep -q "FAILED" <<<"$out" && pass "runs lists the 3 runs (a replay is not a new run)" || flunk "runs lists the 3 runs" "$out"
+expect "log" 0 "$ragctl" log "$run"
+grep -q "failure injected at chunk" <<<"$out" && pass "log shows the timeline" || flunk "log shows the timeline" "$out"
+expect "another build (v4)" 0 "$ragctl" build --index docs --docs "$corpus"
+expect "gc --keep 1" 0 "$ragctl" gc --index docs --keep 1
+grep -q "deleted rag_docs_v2" <<<"$out" && grep -q "deleted rag_docs_v3" <<<"$out" && ! grep -q "rag_docs_v4" <<<"$out" &&
+    pass "gc deletes older versions, keeps the active one" || flunk "gc deletes older versions" "$out"
+expect "rollback to a collected version is refused" 66 "$ragctl" rollback --index docs --to-version 2
+expect "query still answers from v4" 0 "$ragctl" query --index docs "rollback" -k 1
+grep -q "(v4)" <<<"$out" && pass "active version untouched by gc" || flunk "active version untouched by gc" "$out"
+
 # Bad input: clear errors and the right exit codes.
 expect "invalid index name" 64 "$ragctl" build --index "../etc" --docs "$corpus"
 expect "unknown step" 64 "$ragctl" build --index docs --fail-at nope
