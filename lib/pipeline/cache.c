@@ -58,18 +58,24 @@ int rp_cache_open(rp_cache **out, const char *dir, char *err, size_t errlen)
     if (sqlite3_exec(c->db,
                      "PRAGMA journal_mode=WAL;"
                      "PRAGMA synchronous=NORMAL;"
-                     "CREATE TABLE IF NOT EXISTS emb(embedder TEXT NOT NULL, model TEXT NOT NULL,"
-                     " dim INTEGER NOT NULL, hash TEXT NOT NULL, vec BLOB NOT NULL,"
-                     " PRIMARY KEY(embedder, model, dim, hash)) WITHOUT ROWID;",
+                     /* Vectors are large rows: keep them out of the key's B-tree (a rowid
+                        table plus a unique index). */
+                     "CREATE TABLE IF NOT EXISTS emb2(id INTEGER PRIMARY KEY,"
+                     " embedder TEXT NOT NULL, model TEXT NOT NULL, dim INTEGER NOT NULL,"
+                     " hash TEXT NOT NULL, vec BLOB NOT NULL);"
+                     "CREATE UNIQUE INDEX IF NOT EXISTS emb2_key ON emb2(embedder, model, dim,"
+                     " hash);",
                      NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(c->db,
-                           "SELECT vec FROM emb WHERE embedder=?1 AND model=?2 AND dim=?3 AND "
+                           "SELECT vec FROM emb2 WHERE embedder=?1 AND model=?2 AND dim=?3 AND "
                            "hash=?4",
                            -1, &c->get, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO emb VALUES(?1,?2,?3,?4,?5)", -1, &c->put,
-                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(
+            c->db,
+            "INSERT OR REPLACE INTO emb2(embedder, model, dim, hash, vec) VALUES(?1,?2,?3,?4,?5)",
+            -1, &c->put, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(c->db,
-                           "SELECT DISTINCT dim FROM emb WHERE embedder=?1 AND model=?2 LIMIT 2",
+                           "SELECT DISTINCT dim FROM emb2 WHERE embedder=?1 AND model=?2 LIMIT 2",
                            -1, &c->dims, NULL) != SQLITE_OK)
         goto fail;
     *out = c;
