@@ -30,6 +30,8 @@ typedef struct {
     const char *embed_url, *embed_model, *embed_key;
     const char *prefix;
     const char *docs;
+    const char *smoke_file; /* lines "<expected doc id>\t<query>" */
+    const char *config;     /* the config file read, or NULL */
     int json;
     int color;
     char local_url[PATH_MAX + 16];
@@ -185,6 +187,58 @@ static rp_build_config build_cfg(ctx *c, const char *index, const char *docs)
     return b;
 }
 
+/* Smoke queries from a file of "<expected doc id><TAB><query>" lines ('#' comments). */
+typedef struct {
+    rp_smoke_query *q;
+    size_t n;
+    char *buf;
+} smoke_set;
+
+static int load_smoke(smoke_set *out, const char *path)
+{
+    memset(out, 0, sizeof *out);
+    if (!path)
+        return 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "ragctl: smoke queries %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[4096];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0] || line[0] == '#')
+            continue;
+        char *tab = strchr(line, '\t');
+        if (!tab || tab == line || !tab[1]) {
+            fprintf(stderr, "ragctl: %s:%d: want \"<doc id><TAB><query>\"\n", path, lineno);
+            fclose(f);
+            return -1;
+        }
+        *tab = '\0';
+        rp_smoke_query *nq = realloc(out->q, (out->n + 1) * sizeof *nq);
+        if (!nq)
+            break;
+        out->q = nq;
+        out->q[out->n].expect_doc_id = strdup(line);
+        out->q[out->n].text = strdup(tab + 1);
+        out->n++;
+    }
+    fclose(f);
+    return 0;
+}
+
+static void free_smoke(smoke_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free((char *)s->q[i].expect_doc_id);
+        free((char *)s->q[i].text);
+    }
+    free(s->q);
+}
+
 static int parse_fail_mode(const char *m)
 {
     if (!m || strcmp(m, "once") == 0)
@@ -272,6 +326,8 @@ static int cmd_build(settings *st, int argc, char **argv)
             fail_at = argv[++i];
         else if (strcmp(argv[i], "--fail-mode") == 0 && i + 1 < argc)
             fail_mode = argv[++i];
+        else if (strcmp(argv[i], "--smoke") == 0 && i + 1 < argc)
+            st->smoke_file = argv[++i];
         else
             die_usage("build: unexpected argument \"%s\"", argv[i]);
     }
@@ -290,6 +346,13 @@ static int cmd_build(settings *st, int argc, char **argv)
     rp_build_config b = build_cfg(&c, index, docs);
     b.fail.step = fail_at;
     b.fail.times = fail_at ? parse_fail_mode(fail_mode) : 0;
+    smoke_set smoke;
+    if (load_smoke(&smoke, st->smoke_file) != 0) {
+        close_ctx(&c);
+        return EX_NOINPUT;
+    }
+    b.smoke_queries = smoke.q;
+    b.n_smoke_queries = smoke.n;
     char run_id[96], err[1024];
     int rc = rp_build_create(c.state, run_id, sizeof run_id, &b, err, sizeof err);
     if (rc) {
@@ -304,13 +367,14 @@ static int cmd_build(settings *st, int argc, char **argv)
         show_run(&c, run_id, 0);
     else
         printf("%s %s%s%s\n", run_id, rc ? "FAILED: " : "SUCCEEDED", rc ? err : "", "");
+    free_smoke(&smoke);
     close_ctx(&c);
     return exit_for(rc);
 }
 
 /* Reads a run's params back into a build configuration (docs, fail spec) for a replay. */
 static int run_params(ctx *c, const char *run_id, char *index, size_t icap, char *docs, size_t dcap,
-                      char *fail_step, size_t fcap, int *fail_times)
+                      char *fail_step, size_t fcap, int *fail_times, rp_chunk_options *chunk)
 {
     char *text = NULL;
     if (rp_run_read(c->state, &text, run_id) != RP_OK)
@@ -328,6 +392,10 @@ static int run_params(ctx *c, const char *run_id, char *index, size_t icap, char
             json_object_is_type(v, json_type_string))
             snprintf(fail_step, fcap, "%s", json_object_get_string(v));
         *fail_times = json_object_object_get_ex(p, "fail_times", &v) ? json_object_get_int(v) : 0;
+        if (json_object_object_get_ex(p, "chunk_size", &v))
+            chunk->size = (size_t)json_object_get_int64(v);
+        if (json_object_object_get_ex(p, "overlap", &v))
+            chunk->overlap = (size_t)json_object_get_int64(v);
     }
     json_object_put(o);
     return ok ? 0 : -1;
@@ -335,17 +403,20 @@ static int run_params(ctx *c, const char *run_id, char *index, size_t icap, char
 
 static int cmd_replay(settings *st, int argc, char **argv)
 {
-    const char *run_id = NULL, *from = NULL;
+    const char *run_id = NULL, *from = NULL, *sets[16];
+    int nsets = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
             from = argv[++i];
+        else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && nsets < 16)
+            sets[nsets++] = argv[++i];
         else if (argv[i][0] != '-' && !run_id)
             run_id = argv[i];
         else
             die_usage("replay: unexpected argument \"%s\"", argv[i]);
     }
     if (!run_id || !from)
-        die_usage("replay needs RUN --from STEP");
+        die_usage("replay needs RUN --from STEP [--set key=value ...]");
     if (rp_step_index(from) < 0)
         die_usage("--from: unknown step \"%s\"", from);
     ctx c;
@@ -356,13 +427,43 @@ static int cmd_replay(settings *st, int argc, char **argv)
     }
     char index[96], docs[PATH_MAX], fstep[32], err[1024];
     int ftimes = 0;
-    if (run_params(&c, run_id, index, sizeof index, docs, sizeof docs, fstep, sizeof fstep,
-                   &ftimes) != 0) {
+    rp_chunk_options chunk = RP_CHUNK_OPTIONS_INIT;
+    if (run_params(&c, run_id, index, sizeof index, docs, sizeof docs, fstep, sizeof fstep, &ftimes,
+                   &chunk) != 0) {
         fprintf(stderr, "ragctl: no run %s\n", run_id);
         close_ctx(&c);
         return EX_NOINPUT;
     }
+    /* --set changes a setting for this replay; steps whose inputs it changes run again. */
+    for (int k = 0; k < nsets; k++) {
+        const char *eq = strchr(sets[k], '=');
+        char key[32];
+        if (!eq || (size_t)(eq - sets[k]) >= sizeof key)
+            die_usage("--set takes key=value");
+        snprintf(key, sizeof key, "%.*s", (int)(eq - sets[k]), sets[k]);
+        const char *val = eq + 1;
+        char *end;
+        long n = strtol(val, &end, 10);
+        if (strcmp(key, "docs") == 0)
+            snprintf(docs, sizeof docs, "%s", val);
+        else if (strcmp(key, "chunk_size") == 0 && !*end && n >= 16 && n <= 100000)
+            chunk.size = (size_t)n;
+        else if (strcmp(key, "overlap") == 0 && !*end && n >= 0 && n <= 100000)
+            chunk.overlap = (size_t)n;
+        else if (strcmp(key, "fail_at") == 0)
+            snprintf(fstep, sizeof fstep, "%s", strcmp(val, "none") == 0 ? "" : val);
+        else
+            die_usage("--set: unknown key or bad value \"%s\" (docs, chunk_size, overlap, "
+                      "fail_at)",
+                      sets[k]);
+        rp_run_event(c.state, run_id, "set", NULL, sets[k]);
+    }
+    if (chunk.overlap >= chunk.size)
+        die_usage("overlap must be smaller than chunk_size");
+    if (fstep[0] && rp_step_index(fstep) < 0)
+        die_usage("fail_at: unknown step \"%s\"", fstep);
     rp_build_config b = build_cfg(&c, index, docs);
+    b.chunk = chunk;
     b.fail.step = fstep[0] ? fstep : NULL;
     b.fail.times = ftimes;
     if (!st->json)
@@ -421,7 +522,17 @@ static int cmd_rollback(settings *st, int argc, char **argv)
 
 static int cmd_status(settings *st, int argc, char **argv)
 {
-    if (argc != 1)
+    const char *run_id = NULL;
+    int follow = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--follow") == 0)
+            follow = 1;
+        else if (argv[i][0] != '-' && !run_id)
+            run_id = argv[i];
+        else
+            die_usage("status: unexpected argument \"%s\"", argv[i]);
+    }
+    if (!run_id)
         die_usage("status needs RUN");
     ctx c;
     int ex = open_ctx(&c, st, 0, 0);
@@ -429,9 +540,52 @@ static int cmd_status(settings *st, int argc, char **argv)
         close_ctx(&c);
         return ex;
     }
-    int s = show_run(&c, argv[0], 1);
+    int s;
+    if (!follow) {
+        s = show_run(&c, run_id, 1);
+    } else {
+        /* Print events as they are recorded until the run is finished. */
+        size_t printed = 0;
+        for (;;) {
+            char *text = NULL;
+            if (rp_run_read(c.state, &text, run_id) != RP_OK) {
+                s = -1;
+                break;
+            }
+            json_object *o = json_tokener_parse(text), *ev, *status;
+            free(text);
+            if (o && json_object_object_get_ex(o, "events", &ev)) {
+                for (; printed < json_object_array_length(ev); printed++) {
+                    json_object *e = json_object_array_get_idx(ev, printed), *ty, *sp, *m;
+                    json_object_object_get_ex(e, "type", &ty);
+                    int hs = json_object_object_get_ex(e, "step", &sp) &&
+                             !json_object_is_type(sp, json_type_null);
+                    int hm = json_object_object_get_ex(e, "msg", &m) &&
+                             !json_object_is_type(m, json_type_null);
+                    if (st->json)
+                        printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
+                    else
+                        printf("%-12s %-10s %s\n", json_object_get_string(ty),
+                               hs ? json_object_get_string(sp) : "",
+                               hm ? json_object_get_string(m) : "");
+                }
+                fflush(stdout);
+            }
+            const char *sn = o && json_object_object_get_ex(o, "status", &status)
+                                 ? json_object_get_string(status)
+                                 : "";
+            int done = strcmp(sn, "SUCCEEDED") == 0 || strcmp(sn, "FAILED") == 0;
+            s = strcmp(sn, "FAILED") == 0 ? RP_FAILED : RP_SUCCEEDED;
+            json_object_put(o);
+            if (done)
+                break;
+            usleep(200000);
+        }
+    }
     close_ctx(&c);
-    return s < 0 ? EX_NOINPUT : EX_OK;
+    if (s < 0)
+        return EX_NOINPUT;
+    return EX_OK;
 }
 
 static int cmd_history(settings *st, int argc, char **argv)
@@ -587,6 +741,7 @@ static int cmd_config(settings *st)
         printf("embed_api_key  %s\n", emasked);
         printf("prefix         %s\n", st->prefix);
         printf("docs           %s\n", st->docs);
+        printf("config file    %s\n", st->config ? st->config : "(none)");
     }
     return EX_OK;
 }
@@ -942,25 +1097,99 @@ static void usage(void)
         "             RAG_EMBED_URL RAG_EMBED_MODEL RAG_EMBED_API_KEY RAG_PREFIX RAG_DOCS_DIR\n");
 }
 
+/* The config file: "key = value" lines, '#' comments. Values are kept for the process's life. */
+static const char *const conf_keys[] = {
+    "state_dir",   "qdrant_url",    "qdrant_api_key", "embedder", "embed_dim",    "embed_url",
+    "embed_model", "embed_api_key", "prefix",         "docs",     "smoke_queries"};
+#define NCONF (sizeof conf_keys / sizeof *conf_keys)
+
+static int read_config(const char *path, const char **vals, int required)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (required) {
+            fprintf(stderr, "ragctl: config %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    char line[4096];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        p[strcspn(p, "\r\n")] = '\0';
+        if (!*p || *p == '#')
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            fprintf(stderr, "ragctl: %s:%d: want key = value\n", path, lineno);
+            fclose(f);
+            return -1;
+        }
+        char *ke = eq;
+        while (ke > p && (ke[-1] == ' ' || ke[-1] == '\t'))
+            ke--;
+        *ke = '\0';
+        char *v = eq + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        size_t k;
+        for (k = 0; k < NCONF; k++)
+            if (strcmp(p, conf_keys[k]) == 0)
+                break;
+        if (k == NCONF) {
+            fprintf(stderr, "ragctl: %s:%d: unknown key \"%s\"\n", path, lineno, p);
+            fclose(f);
+            return -1;
+        }
+        vals[k] = strdup(v);
+    }
+    fclose(f);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     settings st;
     memset(&st, 0, sizeof st);
-    st.state_dir = env_or("RAG_STATE_DIR", ".ragctl");
-    st.qdrant_url = env_or("QDRANT_URL", NULL);
-    st.api_key = env_or("QDRANT_API_KEY", NULL);
-    st.embedder = env_or("RAG_EMBEDDER", "hash");
-    st.dim = (size_t)atoi(env_or("RAG_EMBED_DIM", "384"));
-    st.embed_url = env_or("RAG_EMBED_URL", NULL);
-    st.embed_model = env_or("RAG_EMBED_MODEL", NULL);
-    st.embed_key = env_or("RAG_EMBED_API_KEY", NULL);
-    st.prefix = env_or("RAG_PREFIX", "rag");
-    st.docs = env_or("RAG_DOCS_DIR", "docs");
+    /* Precedence: flags, then environment, then the config file, then defaults. */
+    const char *conf[NCONF] = {0};
+    const char *conf_path = getenv("RAG_CONFIG");
+    int conf_required = conf_path != NULL;
+    for (int k = 1; k + 1 < argc; k++)
+        if (strcmp(argv[k], "--config") == 0) {
+            conf_path = argv[k + 1];
+            conf_required = 1;
+        }
+    if (!conf_path)
+        conf_path = "ragctl.conf";
+    if (read_config(conf_path, conf, conf_required) != 0)
+        return EX_CONFIG;
+    if (conf_required || access(conf_path, R_OK) == 0)
+        st.config = conf_path;
+#define SETTING(env, idx, def) env_or(env, conf[idx] ? conf[idx] : (def))
+    st.state_dir = SETTING("RAG_STATE_DIR", 0, ".ragctl");
+    st.qdrant_url = SETTING("QDRANT_URL", 1, NULL);
+    st.api_key = SETTING("QDRANT_API_KEY", 2, NULL);
+    st.embedder = SETTING("RAG_EMBEDDER", 3, "hash");
+    st.dim = (size_t)atoi(SETTING("RAG_EMBED_DIM", 4, "384"));
+    st.embed_url = SETTING("RAG_EMBED_URL", 5, NULL);
+    st.embed_model = SETTING("RAG_EMBED_MODEL", 6, NULL);
+    st.embed_key = SETTING("RAG_EMBED_API_KEY", 7, NULL);
+    st.prefix = SETTING("RAG_PREFIX", 8, "rag");
+    st.docs = SETTING("RAG_DOCS_DIR", 9, "docs");
+    st.smoke_file = SETTING("RAG_SMOKE_QUERIES", 10, NULL);
+#undef SETTING
     st.color = isatty(2) && !getenv("NO_COLOR");
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--json") == 0)
             st.json = 1;
+        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            i++;
         else if (strcmp(argv[i], "--state-dir") == 0 && i + 1 < argc)
             st.state_dir = argv[++i];
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

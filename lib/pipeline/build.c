@@ -659,6 +659,41 @@ static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config
     if (x.samples > x.total)
         x.samples = x.total;
     rc = stream_chunks(s, run_id, chunk_params, 256, smoke_batch, &x, NULL, err, errlen);
+    /* The user's own checks: a query must find its expected document near the top. */
+    size_t dim = rp_embedder_dim(cfg->embedder), k = cfg->smoke_k ? cfg->smoke_k : 5;
+    for (size_t i = 0; rc == RP_OK && i < cfg->n_smoke_queries; i++) {
+        const rp_smoke_query *sq = &cfg->smoke_queries[i];
+        float *v = NULL;
+        const char *texts[1] = {sq->text};
+        rc = rp_embed_batch(cfg->embedder, &v, texts, 1);
+        if (rc) {
+            rc = fail(err, errlen, rc, "embedding smoke query: %s",
+                      rp_embedder_errmsg(cfg->embedder));
+            break;
+        }
+        qdrant_query_options qo = QDRANT_QUERY_OPTIONS_INIT;
+        qo.limit = (uint32_t)k;
+        qdrant_point_list *hits = NULL;
+        qrc = qdrant_points_query(&hits, q, collection, v, dim, &qo);
+        free(v);
+        if (qrc) {
+            rc = qerr(err, errlen, q, "smoke query", qrc);
+            break;
+        }
+        int found = 0;
+        for (size_t h = 0; h < qdrant_point_list_count(hits) && !found; h++) {
+            json_object *o = json_tokener_parse(qdrant_point_list_payload(hits, h)), *d;
+            found = o && json_object_object_get_ex(o, "doc_id", &d) &&
+                    strcmp(json_object_get_string(d), sq->expect_doc_id) == 0;
+            json_object_put(o);
+        }
+        qdrant_point_list_free(hits);
+        if (!found)
+            rc = fail(err, errlen, RP_ESTATE, "smoke query \"%s\" did not find %s in the top %zu",
+                      sq->text, sq->expect_doc_id, k);
+        else
+            progress(cfg, "smoketest", "query \"%s\" finds %s", sq->text, sq->expect_doc_id);
+    }
     if (rc == RP_OK) {
         rp_artifact_writer *w = NULL;
         rc = rp_artifact_begin(&w, s, run_id, "smoke.json", "smoketest");
@@ -729,7 +764,10 @@ static int step_promote(rp_state *s, const rp_build_config *cfg, const char *col
                                errlen);
     if (rc)
         return rc;
-    rc = rp_index_set_state(s, cfg->index, version, RP_V_PROMOTED);
+    int active = 0;
+    rp_index_active(s, &active, cfg->index);
+    rc = active == version ? RP_OK /* a replay of the promoted run */
+                           : rp_index_set_state(s, cfg->index, version, RP_V_PROMOTED);
     if (rc)
         return fail(err, errlen, rc, "recording the promotion: %s", rp_state_errmsg(s));
     progress(cfg, "promote", "%s -> %s (version %d is active)", alias, collection, version);
@@ -802,6 +840,8 @@ int rp_build_execute(rp_state *s, const char *run_id, const rp_build_config *cfg
     int first = 0;
     while (first < RP_NSTEPS && run_step_status(run, first) == RP_SUCCEEDED)
         first++;
+    /* A replay of a failed run builds its version again. */
+    rp_index_set_state(s, cfg->index, version, RP_V_BUILDING); /* only from failed */
     rc_buf p[RP_NSTEPS];
     for (int i = 0; i < RP_NSTEPS; i++)
         p[i] = (rc_buf)RC_BUF_INIT;
@@ -891,6 +931,7 @@ int rp_build_execute(rp_state *s, const char *run_id, const rp_build_config *cfg
         if (rc) {
             rp_step_update(s, run_id, name, RP_FAILED, err);
             rp_run_set_status(s, run_id, RP_FAILED, err);
+            rp_index_set_state(s, cfg->index, version, RP_V_FAILED); /* if still building */
             progress(cfg, name, "FAILED: %s", err);
         } else {
             rp_step_update(s, run_id, name, RP_SUCCEEDED, NULL);

@@ -31,6 +31,11 @@ typedef struct rp_fail_spec {
 
 typedef void (*rp_progress_fn)(void *ud, const char *step, const char *msg);
 
+typedef struct rp_smoke_query {
+    const char *text;
+    const char *expect_doc_id;
+} rp_smoke_query;
+
 typedef struct rp_build_config {
     const char *index;
     const char *docs_dir;
@@ -40,7 +45,12 @@ typedef struct rp_build_config {
     rp_embedder *embedder; /* borrowed */
     rp_cache *cache;       /* borrowed; required */
     rp_fail_spec fail;
-    size_t smoke_samples;    /* chunks checked for self-retrieval; default 5 */
+    size_t smoke_samples; /* chunks checked for self-retrieval; default 5 */
+    /* Optional user checks: each query must find a chunk of its expected document in the top
+     * smoke_k (default 5) results. */
+    const rp_smoke_query *smoke_queries;
+    size_t n_smoke_queries;
+    size_t smoke_k;
     rp_progress_fn progress; /* optional: one line per notable thing */
     void *progress_ud;
     rp_warn_fn warn; /* optional: discover's warnings */

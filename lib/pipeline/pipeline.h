@@ -301,7 +301,8 @@ const char *rp_vstate_name(int vstate);
  * Reserves the next version number for index (creating the index) under the lock: no two
  * callers, in any process, ever get the same number. The version starts as "building". */
 int rp_index_reserve(rp_state *s, int *out_version, const char *index, const char *run_id);
-/* building -> failed; building -> promoted (it becomes the active version); promoted and active
+/* building -> failed; failed -> building (a replay); building -> promoted (it becomes the active
+ * version); promoted and active
  * -> rolled_back (the previous promoted, not rolled back version becomes active, or none). */
 int rp_index_set_state(rp_state *s, const char *index, int version, int vstate);
 /* *out_version = the active version, 0 when none. */

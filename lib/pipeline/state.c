@@ -551,7 +551,7 @@ int rp_index_set_state(rp_state *s, const char *index, int version, int vstate)
     int rc = path_of(s, path, sizeof path, "indexes", index, NULL);
     if (rc)
         return rc;
-    if (!rp_vstate_name(vstate) || vstate == RP_V_BUILDING)
+    if (!rp_vstate_name(vstate))
         return SFAIL(s, RP_EINVAL, "bad version state");
     if ((rc = lock(s)))
         return rc;
@@ -565,7 +565,13 @@ int rp_index_set_state(rp_state *s, const char *index, int version, int vstate)
     }
     int cur = vstate_of(e);
     int active = json_object_object_get_ex(idx, "active", &a) && a ? json_object_get_int(a) : 0;
-    if (vstate == RP_V_FAILED || vstate == RP_V_PROMOTED) {
+    if (vstate == RP_V_BUILDING) { /* a replay of a failed run revives its version */
+        if (cur != RP_V_FAILED) {
+            rc = SFAIL(s, RP_ESTATE, "version %d is %s, not failed", version,
+                       rp_vstate_name(cur) ? rp_vstate_name(cur) : "?");
+            goto out;
+        }
+    } else if (vstate == RP_V_FAILED || vstate == RP_V_PROMOTED) {
         if (cur != RP_V_BUILDING) {
             rc = SFAIL(s, RP_ESTATE, "version %d is %s, not building", version,
                        rp_vstate_name(cur) ? rp_vstate_name(cur) : "?");

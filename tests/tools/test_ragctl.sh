@@ -65,6 +65,59 @@ expect "rollback to a collected version is refused" 66 "$ragctl" rollback --inde
 expect "query still answers from v4" 0 "$ragctl" query --index docs "rollback" -k 1
 grep -q "(v4)" <<<"$out" && pass "active version untouched by gc" || flunk "active version untouched by gc" "$out"
 
+# A failed build's version is recorded as failed.
+expect "history after failures" 0 "$ragctl" --json history --index docs
+"$python" -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["versions"][0]["state"]=="failed", d' "$out" 2>/dev/null &&
+    pass "v1 (failed at chunk) is recorded as failed" || flunk "v1 recorded as failed" "$out"
+
+# replay --set: a changed input makes the steps that depend on it run again, and says so.
+ok_run=$("$ragctl" --json runs | "$python" -c 'import json,sys; print([r["run_id"] for r in json.load(sys.stdin) if r["version"]==4][0])')
+before=$(wc -l <"$tmp/state2/runs/$ok_run/chunks.ndjson")
+expect "replay --set chunk_size=300 from embed" 0 "$ragctl" replay "$ok_run" --from embed --set chunk_size=300
+grep -q "chunk .*artifact missing or changed: running it again" <<<"$out" && grep -q "discover .*reused" <<<"$out" &&
+    pass "discover reused, chunk re-run because its parameters changed" || flunk "replay --set re-runs chunk" "$out"
+after=$(wc -l <"$tmp/state2/runs/$ok_run/chunks.ndjson")
+[ "$after" -gt "$before" ] && pass "smaller chunks: $before -> $after" || flunk "smaller chunks ($before -> $after)"
+expect "replay --set with an unknown key" 64 "$ragctl" replay "$ok_run" --from embed --set colour=blue
+
+# status --follow on a finished run prints its timeline and returns.
+expect "status --follow" 0 timeout 10 "$ragctl" status "$ok_run" --follow
+grep -q "^run_status" <<<"$out" && pass "follow prints the events" || flunk "follow prints the events" "$out"
+
+# Smoke queries with expected documents.
+printf 'guide/versions.md\thow are versions rolled back\n' >"$tmp/smoke-ok.tsv"
+printf 'ops/storage.txt\tchunk size and overlap of each piece\n' >"$tmp/smoke-bad.tsv"
+expect "build with a passing smoke query" 0 "$ragctl" build --index sq --docs "$corpus" --smoke "$tmp/smoke-ok.tsv"
+grep -q 'finds guide/versions.md' <<<"$out" && pass "the smoke query found its document" || flunk "smoke query found" "$out"
+expect "build with a failing smoke query fails" 70 "$ragctl" build --index sq --docs "$corpus" --smoke "$tmp/smoke-bad.tsv"
+grep -q "did not find ops/storage.txt" <<<"$out" && pass "smoketest failure names the query" || flunk "smoketest failure names the query" "$out"
+expect "history of sq" 0 "$ragctl" --json history --index sq
+"$python" -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["active"]==1 and d["alias_target"]=="rag_sq_v1", d' "$out" 2>/dev/null &&
+    pass "a failed smoketest leaves the alias where it was" || flunk "alias unchanged after failed smoketest" "$out"
+
+# Concurrent builds of one index never share a version.
+"$ragctl" build --index cc --docs "$corpus" >"$tmp/b1.out" 2>&1 &
+p1=$!
+"$ragctl" build --index cc --docs "$corpus" >"$tmp/b2.out" 2>&1 &
+p2=$!
+wait $p1; r1=$?
+wait $p2; r2=$?
+[ $r1 = 0 ] && [ $r2 = 0 ] && pass "two concurrent builds both succeed" || flunk "two concurrent builds ($r1, $r2)" "$(cat "$tmp/b1.out" "$tmp/b2.out")"
+expect "history of cc" 0 "$ragctl" --json history --index cc
+"$python" -c 'import json,sys; d=json.loads(sys.argv[1]); vs=sorted(v["version"] for v in d["versions"]); assert vs==[1,2], vs; assert d["alias_target"] in ("rag_cc_v1","rag_cc_v2")' "$out" 2>/dev/null &&
+    pass "they got versions 1 and 2" || flunk "distinct versions" "$out"
+
+# Config file: flags, then environment, then the file, then defaults.
+printf '# ragctl settings\nprefix = fromfile\nembed_dim = 128\nqdrant_api_key = filesecret\n' >"$tmp/ragctl.conf"
+expect "config from a file" 0 "$ragctl" --config "$tmp/ragctl.conf" config
+grep -q "prefix *fromfile" <<<"$out" && grep -q "dim 128" <<<"$out" && ! grep -q filesecret <<<"$out" &&
+    pass "the file's settings apply, secrets masked" || flunk "config file applies" "$out"
+RAG_PREFIX=fromenv expect "environment beats the file" 0 "$ragctl" --config "$tmp/ragctl.conf" config
+grep -q "prefix *fromenv" <<<"$out" && pass "environment beats the file" || flunk "environment beats the file" "$out"
+printf 'colour = blue\n' >"$tmp/bad.conf"
+expect "unknown config key" 78 "$ragctl" --config "$tmp/bad.conf" config
+expect "missing config file" 78 "$ragctl" --config "$tmp/none.conf" config
+
 # Bad input: clear errors and the right exit codes.
 expect "invalid index name" 64 "$ragctl" build --index "../etc" --docs "$corpus"
 expect "unknown step" 64 "$ragctl" build --index docs --fail-at nope
