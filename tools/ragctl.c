@@ -1156,7 +1156,7 @@ int main(int argc, char **argv)
     settings st;
     memset(&st, 0, sizeof st);
     /* Precedence: flags, then environment, then the config file, then defaults. */
-    const char *conf[NCONF] = {0};
+    static const char *conf[NCONF]; /* static: the values live as long as the process */
     const char *conf_path = getenv("RAG_CONFIG");
     int conf_required = conf_path != NULL;
     for (int k = 1; k + 1 < argc; k++)
