@@ -96,6 +96,7 @@ if (c.data_hash !== j.data_hash) console.log(`WARNING: the programs generated di
 const rows = [
   [`libqdrantc ${c.version} upsert`, c.upsert, c.body_bytes_per_point],
   [`raw-socket floor (same bodies)`, c.floor, c.body_bytes_per_point],
+  ...(c.upload ? [[`libqdrantc ${c.version} upload (3 parallel)`, c.upload, c.body_bytes_per_point]] : []),
   [`@qdrant/js-client-rest ${j.version} upsert`, j.upsert, j.body_bytes_per_point],
 ];
 console.log(`\n${c.n} points x ${c.dim}-d, batches of ${c.batch}, wait=true, ${c.reps} reps (medians); ` +
