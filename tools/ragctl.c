@@ -101,7 +101,20 @@ static void on_warn(void *ud, const char *msg)
     fprintf(stderr, "ragctl: warning: %s\n", msg);
 }
 
+static void close_ctx(ctx *c);
+
+static int open_ctx_(ctx *c, settings *st, int need_qdrant, int need_embed);
+
+/* Opens what a command needs; on failure everything is closed again and the exit code returned. */
 static int open_ctx(ctx *c, settings *st, int need_qdrant, int need_embed)
+{
+    int ex = open_ctx_(c, st, need_qdrant, need_embed);
+    if (ex)
+        close_ctx(c);
+    return ex;
+}
+
+static int open_ctx_(ctx *c, settings *st, int need_qdrant, int need_embed)
 {
     memset(c, 0, sizeof *c);
     c->st = st;
@@ -252,6 +265,29 @@ static int parse_fail_mode(const char *m)
     return (int)n;
 }
 
+/* One timeline event: "+<ms since t0>" when t0 >= 0, else the wall-clock time. */
+static void print_event(json_object *ev, int64_t t0)
+{
+    json_object *t, *ty, *sp, *m;
+    json_object_object_get_ex(ev, "t_ms", &t);
+    json_object_object_get_ex(ev, "type", &ty);
+    int64_t tm = json_object_get_int64(t);
+    int hs = json_object_object_get_ex(ev, "step", &sp) && !json_object_is_type(sp, json_type_null);
+    int hm = json_object_object_get_ex(ev, "msg", &m) && !json_object_is_type(m, json_type_null);
+    if (t0 >= 0) {
+        printf("  +%6lld ms  ", (long long)(tm - t0));
+    } else {
+        time_t secs = (time_t)(tm / 1000);
+        struct tm g;
+        char when[32];
+        gmtime_r(&secs, &g);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &g);
+        printf("%s.%03dZ ", when, (int)(tm % 1000));
+    }
+    printf("%-12s %-10s %s\n", json_object_get_string(ty), hs ? json_object_get_string(sp) : "",
+           hm ? json_object_get_string(m) : "");
+}
+
 /* Prints a run: a step table and its timeline, or the raw JSON. Returns its status. */
 static int show_run(ctx *c, const char *run_id, int with_events)
 {
@@ -291,22 +327,12 @@ static int show_run(ctx *c, const char *run_id, int with_events)
                     printf("             error: %s\n", json_object_get_string(e));
             }
         if (with_events && json_object_object_get_ex(o, "events", &events)) {
-            int64_t t0 = 0;
-            for (size_t i = 0; i < json_object_array_length(events); i++) {
-                json_object *ev = json_object_array_get_idx(events, i), *t, *ty, *sp, *m;
-                json_object_object_get_ex(ev, "t_ms", &t);
-                int64_t tm = json_object_get_int64(t);
-                if (i == 0)
-                    t0 = tm;
-                json_object_object_get_ex(ev, "type", &ty);
-                int has_s = json_object_object_get_ex(ev, "step", &sp) &&
-                            !json_object_is_type(sp, json_type_null);
-                int has_m = json_object_object_get_ex(ev, "msg", &m) &&
-                            !json_object_is_type(m, json_type_null);
-                printf("  +%6lld ms  %-10s %-10s %s\n", (long long)(tm - t0),
-                       json_object_get_string(ty), has_s ? json_object_get_string(sp) : "",
-                       has_m ? json_object_get_string(m) : "");
-            }
+            json_object *first = json_object_array_get_idx(events, 0), *t;
+            int64_t t0 = first && json_object_object_get_ex(first, "t_ms", &t)
+                             ? json_object_get_int64(t)
+                             : 0;
+            for (size_t i = 0; i < json_object_array_length(events); i++)
+                print_event(json_object_array_get_idx(events, i), t0);
         }
     }
     json_object_put(o);
@@ -339,10 +365,8 @@ static int cmd_build(settings *st, int argc, char **argv)
         die_usage("--fail-at: unknown step \"%s\"", fail_at);
     ctx c;
     int ex = open_ctx(&c, st, 1, 1);
-    if (ex) {
-        close_ctx(&c);
+    if (ex)
         return ex;
-    }
     rp_build_config b = build_cfg(&c, index, docs);
     b.fail.step = fail_at;
     b.fail.times = fail_at ? parse_fail_mode(fail_mode) : 0;
@@ -421,10 +445,8 @@ static int cmd_replay(settings *st, int argc, char **argv)
         die_usage("--from: unknown step \"%s\"", from);
     ctx c;
     int ex = open_ctx(&c, st, 1, 1);
-    if (ex) {
-        close_ctx(&c);
+    if (ex)
         return ex;
-    }
     char index[96], docs[PATH_MAX], fstep[32], err[1024];
     int ftimes = 0;
     rp_chunk_options chunk = RP_CHUNK_OPTIONS_INIT;
@@ -501,10 +523,8 @@ static int cmd_rollback(settings *st, int argc, char **argv)
         die_usage("rollback: --steps and --to-version take positive numbers");
     ctx c;
     int ex = open_ctx(&c, st, 1, 0);
-    if (ex) {
-        close_ctx(&c);
+    if (ex)
         return ex;
-    }
     int from = 0, now = 0;
     rp_index_active(c.state, &from, index);
     char err[1024];
@@ -536,10 +556,8 @@ static int cmd_status(settings *st, int argc, char **argv)
         die_usage("status needs RUN");
     ctx c;
     int ex = open_ctx(&c, st, 0, 0);
-    if (ex) {
-        close_ctx(&c);
+    if (ex)
         return ex;
-    }
     int s;
     if (!follow) {
         s = show_run(&c, run_id, 1);
@@ -556,18 +574,11 @@ static int cmd_status(settings *st, int argc, char **argv)
             free(text);
             if (o && json_object_object_get_ex(o, "events", &ev)) {
                 for (; printed < json_object_array_length(ev); printed++) {
-                    json_object *e = json_object_array_get_idx(ev, printed), *ty, *sp, *m;
-                    json_object_object_get_ex(e, "type", &ty);
-                    int hs = json_object_object_get_ex(e, "step", &sp) &&
-                             !json_object_is_type(sp, json_type_null);
-                    int hm = json_object_object_get_ex(e, "msg", &m) &&
-                             !json_object_is_type(m, json_type_null);
+                    json_object *e = json_object_array_get_idx(ev, printed);
                     if (st->json)
                         printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
                     else
-                        printf("%-12s %-10s %s\n", json_object_get_string(ty),
-                               hs ? json_object_get_string(sp) : "",
-                               hm ? json_object_get_string(m) : "");
+                        print_event(e, -1);
                 }
                 fflush(stdout);
             }
@@ -601,10 +612,8 @@ static int cmd_history(settings *st, int argc, char **argv)
         die_usage("history needs --index NAME");
     ctx c;
     int ex = open_ctx(&c, st, 1, 0);
-    if (ex) {
-        close_ctx(&c);
+    if (ex)
         return ex;
-    }
     char *text = NULL;
     if (rp_index_read(c.state, &text, index) != RP_OK) {
         fprintf(stderr, "ragctl: no index %s\n", index);
@@ -665,10 +674,8 @@ static int cmd_query(settings *st, int argc, char **argv)
         die_usage("-k takes 1..1000");
     ctx c;
     int ex = open_ctx(&c, st, 1, 1);
-    if (ex) {
-        close_ctx(&c);
+    if (ex)
         return ex;
-    }
     float *v = NULL;
     const char *texts[1] = {text};
     int rc = rp_embed_batch(c.emb, &v, texts, 1);
@@ -758,10 +765,8 @@ static int cmd_runs(settings *st, int argc, char **argv)
         die_usage("runs takes no arguments");
     ctx c;
     int ex = open_ctx(&c, st, 0, 0);
-    if (ex) {
-        close_ctx(&c);
+    if (ex)
         return ex;
-    }
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/runs", st->state_dir);
     DIR *d = opendir(dir);
@@ -817,10 +822,8 @@ static int cmd_log(settings *st, int argc, char **argv)
         die_usage("log needs RUN");
     ctx c;
     int ex = open_ctx(&c, st, 0, 0);
-    if (ex) {
-        close_ctx(&c);
+    if (ex)
         return ex;
-    }
     char *text = NULL;
     if (rp_run_read(c.state, &text, argv[0]) != RP_OK) {
         fprintf(stderr, "ragctl: no run %s\n", argv[0]);
@@ -832,23 +835,8 @@ static int cmd_log(settings *st, int argc, char **argv)
         if (st->json) {
             printf("%s\n", json_object_to_json_string_ext(events, JSON_C_TO_STRING_PLAIN));
         } else {
-            for (size_t i = 0; i < json_object_array_length(events); i++) {
-                json_object *ev = json_object_array_get_idx(events, i), *t, *ty, *sp, *m;
-                json_object_object_get_ex(ev, "t_ms", &t);
-                json_object_object_get_ex(ev, "type", &ty);
-                time_t secs = (time_t)(json_object_get_int64(t) / 1000);
-                struct tm tm;
-                char when[32];
-                gmtime_r(&secs, &tm);
-                strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-                int has_s = json_object_object_get_ex(ev, "step", &sp) &&
-                            !json_object_is_type(sp, json_type_null);
-                int has_m = json_object_object_get_ex(ev, "msg", &m) &&
-                            !json_object_is_type(m, json_type_null);
-                printf("%s.%03dZ %-12s %-10s %s\n", when, (int)(json_object_get_int64(t) % 1000),
-                       json_object_get_string(ty), has_s ? json_object_get_string(sp) : "",
-                       has_m ? json_object_get_string(m) : "");
-            }
+            for (size_t i = 0; i < json_object_array_length(events); i++)
+                print_event(json_object_array_get_idx(events, i), -1);
         }
     }
     json_object_put(o);
@@ -873,10 +861,8 @@ static int cmd_gc(settings *st, int argc, char **argv)
         die_usage("gc needs --index NAME --keep N (N >= 1)");
     ctx c;
     int ex = open_ctx(&c, st, 1, 0);
-    if (ex) {
-        close_ctx(&c);
+    if (ex)
         return ex;
-    }
     char *text = NULL;
     if (rp_index_read(c.state, &text, index) != RP_OK) {
         fprintf(stderr, "ragctl: no index %s\n", index);
@@ -986,10 +972,8 @@ static int cmd_demo(settings *st, int argc, char **argv)
         docs = RAGCTL_DEMO_CORPUS;
     ctx c;
     int ex = open_ctx(&c, st, 1, 1);
-    if (ex) {
-        close_ctx(&c);
+    if (ex)
         return ex;
-    }
     int failures = 0;
     char err[1024], run1[96], run2[96], status[32];
     const char *index = "demo";

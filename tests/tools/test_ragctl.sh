@@ -82,7 +82,7 @@ expect "replay --set with an unknown key" 64 "$ragctl" replay "$ok_run" --from e
 
 # status --follow on a finished run prints its timeline and returns.
 expect "status --follow" 0 timeout 10 "$ragctl" status "$ok_run" --follow
-grep -q "^run_status" <<<"$out" && pass "follow prints the events" || flunk "follow prints the events" "$out"
+grep -q "Z run_status " <<<"$out" && pass "follow prints the events" || flunk "follow prints the events" "$out"
 
 # Smoke queries with expected documents.
 printf 'guide/versions.md\thow are versions rolled back\n' >"$tmp/smoke-ok.tsv"
