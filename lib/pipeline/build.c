@@ -597,6 +597,8 @@ static int count_batch(const chunk_list *l, size_t first, void *ud)
     return 0;
 }
 
+#define SMOKE_DONE 1
+
 static size_t sample_index(const smoke_ctx *x, size_t k)
 {
     return x->samples > 1 ? k * (x->total - 1) / (x->samples - 1) : 0;
@@ -610,6 +612,8 @@ static int smoke_batch(const chunk_list *l, size_t first, void *ud)
         size_t want = sample_index(x, x->taken);
         if (want >= first + l->n)
             return 0;
+        if (want < first) /* cannot happen: samples ascend */
+            return RP_ECORRUPT;
         const chunk_rec *c = &l->v[want - first];
         float *v = NULL;
         int rc =
@@ -635,7 +639,7 @@ static int smoke_batch(const chunk_list *l, size_t first, void *ud)
         x->passed++;
         x->taken++;
     }
-    return 0;
+    return SMOKE_DONE; /* every sample checked: stop reading */
 }
 
 static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config *cfg,
@@ -643,7 +647,17 @@ static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config
                           char *err, size_t errlen)
 {
     smoke_ctx x = {cfg, collection, 0, 0, 0, 0, 0, err, errlen};
-    int rc = stream_chunks(s, run_id, chunk_params, 1024, count_batch, &x, &x.total, err, errlen);
+    /* The chunk count as recorded with the artifact (the artifact itself is hash-checked by
+     * stream_chunks below). */
+    json_object *run = read_run(s, run_id), *arts, *a, *rec;
+    int have = run && json_object_object_get_ex(run, "artifacts", &arts) &&
+               json_object_object_get_ex(arts, "chunks.ndjson", &a) &&
+               json_object_object_get_ex(a, "records", &rec);
+    x.total = have ? (size_t)json_object_get_int64(rec) : 0;
+    json_object_put(run);
+    int rc = RP_OK;
+    if (!have)
+        rc = stream_chunks(s, run_id, chunk_params, 1024, count_batch, &x, &x.total, err, errlen);
     if (rc)
         return rc;
     qdrant_client *q = cfg->qdrant;
@@ -659,6 +673,10 @@ static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config
     if (x.samples > x.total)
         x.samples = x.total;
     rc = stream_chunks(s, run_id, chunk_params, 256, smoke_batch, &x, NULL, err, errlen);
+    if (rc == SMOKE_DONE)
+        rc = RP_OK;
+    if (rc == RP_OK && x.taken < x.samples)
+        rc = fail(err, errlen, RP_ECORRUPT, "the chunk artifact holds fewer chunks than recorded");
     /* The user's own checks: a query must find its expected document near the top. */
     size_t dim = rp_embedder_dim(cfg->embedder), k = cfg->smoke_k ? cfg->smoke_k : 5;
     for (size_t i = 0; rc == RP_OK && i < cfg->n_smoke_queries; i++) {
