@@ -111,9 +111,456 @@ static int get_str(json_object *o, const char *k, const char **s, size_t *len)
     return 1;
 }
 
+/* ---- fast path ----
+ * The broker's lines have one shape: a flat object of known keys with small nested objects
+ * (routing, envelope, retry_policy). fast_decode() reads that shape directly, without building a
+ * json-c tree (about a fifth of the instructions); anything it does not handle exactly
+ * (floats, booleans, odd nesting, whitespace inside routing.meta, ...) makes it return 1 and
+ * decode() falls back to json-c. A fuzz target checks both paths give the same message. */
+
+typedef struct {
+    const char *p, *end;
+} cur;
+
+static void ws(cur *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\r' || *c->p == '\n'))
+        c->p++;
+}
+
+static int hexval(char ch)
+{
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
+}
+
+/* Reads a JSON string at c->p into out (unescaped, UTF-8). 0, 1 (not handled), -2 (nomem). */
+static int fstr(cur *c, rc_buf *out)
+{
+    if (c->p >= c->end || *c->p != '"')
+        return 1;
+    c->p++;
+    const char *run = c->p;
+    while (c->p < c->end) {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch == '"') {
+            if (rc_buf_append(out, run, (size_t)(c->p - run)) < 0)
+                return -2;
+            c->p++;
+            return 0;
+        }
+        if (ch < 0x20)
+            return 1;
+        if (ch != '\\') {
+            c->p++;
+            continue;
+        }
+        if (rc_buf_append(out, run, (size_t)(c->p - run)) < 0)
+            return -2;
+        if (c->end - c->p < 2)
+            return 1;
+        char e = c->p[1], o;
+        c->p += 2;
+        switch (e) {
+        case '"':
+            o = '"';
+            break;
+        case '\\':
+            o = '\\';
+            break;
+        case '/':
+            o = '/';
+            break;
+        case 'b':
+            o = '\b';
+            break;
+        case 'f':
+            o = '\f';
+            break;
+        case 'n':
+            o = '\n';
+            break;
+        case 'r':
+            o = '\r';
+            break;
+        case 't':
+            o = '\t';
+            break;
+        case 'u': {
+            if (c->end - c->p < 4)
+                return 1;
+            unsigned u = 0;
+            for (int i = 0; i < 4; i++) {
+                int h = hexval(c->p[i]);
+                if (h < 0)
+                    return 1;
+                u = u * 16 + (unsigned)h;
+            }
+            c->p += 4;
+            if ((u >= 0xD800 && u <= 0xDFFF) || u == 0)
+                return 1; /* surrogates and NUL: leave to json-c */
+            char b[3];
+            size_t n;
+            if (u < 0x80) {
+                b[0] = (char)u;
+                n = 1;
+            } else if (u < 0x800) {
+                b[0] = (char)(0xC0 | (u >> 6));
+                b[1] = (char)(0x80 | (u & 0x3F));
+                n = 2;
+            } else {
+                b[0] = (char)(0xE0 | (u >> 12));
+                b[1] = (char)(0x80 | ((u >> 6) & 0x3F));
+                b[2] = (char)(0x80 | (u & 0x3F));
+                n = 3;
+            }
+            if (rc_buf_append(out, b, n) < 0)
+                return -2;
+            run = c->p;
+            continue;
+        }
+        default:
+            return 1;
+        }
+        if (rc_buf_putc(out, o) < 0)
+            return -2;
+        run = c->p;
+    }
+    return 1;
+}
+
+/* A non-negative integer without fraction or exponent. */
+static int fint(cur *c, int64_t *out)
+{
+    const char *p = c->p;
+    if (p >= c->end || *p < '0' || *p > '9' ||
+        (*p == '0' && p + 1 < c->end && p[1] >= '0' && p[1] <= '9'))
+        return 1;
+    int64_t v = 0;
+    while (p < c->end && *p >= '0' && *p <= '9') {
+        if (v > (INT64_MAX - 9) / 10)
+            return 1;
+        v = v * 10 + (*p - '0');
+        p++;
+    }
+    if (p < c->end && (*p == '.' || *p == 'e' || *p == 'E'))
+        return 1;
+    c->p = p;
+    *out = v;
+    return 0;
+}
+
+/* Matches the next key; returns its text (escape-free keys only) or NULL. */
+static const char *fkey(cur *c, size_t *klen)
+{
+    ws(c);
+    if (c->p >= c->end || *c->p != '"')
+        return NULL;
+    const char *k = ++c->p;
+    while (c->p < c->end && *c->p != '"') {
+        if (*c->p == '\\' || (unsigned char)*c->p < 0x20)
+            return NULL;
+        c->p++;
+    }
+    if (c->p >= c->end)
+        return NULL;
+    *klen = (size_t)(c->p - k);
+    c->p++;
+    ws(c);
+    if (c->p >= c->end || *c->p != ':')
+        return NULL;
+    c->p++;
+    ws(c);
+    return k;
+}
+
+#define KEYIS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
+
+/* After a value: ',' (returns 0, more), '}' (returns 2, done), else 1. */
+static int fnext(cur *c)
+{
+    ws(c);
+    if (c->p < c->end && *c->p == ',') {
+        c->p++;
+        return 0;
+    }
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        return 2;
+    }
+    return 1;
+}
+
+static int fobject_open(cur *c)
+{
+    ws(c);
+    if (c->p >= c->end || *c->p != '{')
+        return 1;
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        return 3; /* empty, and consumed */
+    }
+    return 0;
+}
+
+static int fast_decode(struct driftq_message *m, const char *line, size_t len)
+{
+    cur c = {line, line + len};
+    rc_buf *a = &m->arena;
+    rc_buf_reset(a);
+    offsets o;
+    memset(&o, 0, sizeof o);
+    driftq_envelope d = DRIFTQ_ENVELOPE_INIT;
+    m->env = d;
+    m->has_env = 0;
+    m->key_len = m->value_len = 0;
+    int have_p = 0, have_o = 0, r;
+    int64_t iv;
+    m->attempts = 0;
+    if (fobject_open(&c) != 0)
+        return 1;
+    for (;;) {
+        size_t kl;
+        const char *k = fkey(&c, &kl);
+        if (!k)
+            return 1;
+        int f = -1;
+        if (KEYIS(k, kl, "partition") || KEYIS(k, kl, "offset") || KEYIS(k, kl, "attempts")) {
+            if (fint(&c, &iv))
+                return 1;
+            if (k[0] == 'p') {
+                if (iv > INT32_MAX)
+                    return 1;
+                m->partition = (int)iv;
+                have_p = 1;
+            } else if (k[0] == 'o') {
+                m->offset = iv;
+                have_o = 1;
+            } else {
+                if (iv > INT32_MAX)
+                    return 1;
+                m->attempts = (int)iv;
+            }
+        } else if ((KEYIS(k, kl, "key") && (f = F_KEY) >= 0) ||
+                   (KEYIS(k, kl, "value") && (f = F_VALUE) >= 0) ||
+                   (KEYIS(k, kl, "last_error") && (f = F_LASTERR) >= 0)) {
+            if (o.set[f])
+                return 1; /* duplicate key: json-c keeps the last; let it decide */
+            o.off[f] = a->len;
+            o.set[f] = 1;
+            size_t before = a->len;
+            if ((r = fstr(&c, a)) != 0)
+                return r;
+            if (f == F_KEY)
+                m->key_len = a->len - before;
+            if (f == F_VALUE)
+                m->value_len = a->len - before;
+            if (rc_buf_putc(a, '\0') < 0)
+                return -2;
+        } else if (KEYIS(k, kl, "routing")) {
+            if ((r = fobject_open(&c)) == 3)
+                goto next;
+            if (r)
+                return 1;
+            for (;;) {
+                const char *rk = fkey(&c, &kl);
+                if (!rk)
+                    return 1;
+                if (KEYIS(rk, kl, "label") && !o.set[F_RLABEL]) {
+                    o.off[F_RLABEL] = a->len;
+                    o.set[F_RLABEL] = 1;
+                    if ((r = fstr(&c, a)) != 0)
+                        return r;
+                    if (rc_buf_putc(a, '\0') < 0)
+                        return -2;
+                } else if (KEYIS(rk, kl, "meta") && !o.set[F_RMETA]) {
+                    /* Kept as text: only a flat object of plain strings, copied as is (it is
+                     * then exactly what json-c would print). */
+                    const char *start = c.p;
+                    if (c.p >= c.end || *c.p != '{')
+                        return 1;
+                    c.p++;
+                    int depth_ok = 1;
+                    while (c.p < c.end && *c.p != '}') {
+                        char ch = *c.p;
+                        if (ch == '\\' || ch == ' ' || ch == '{' || ch == '[' || ch == '\n' ||
+                            ch == '\t' || ch == '\r' || (unsigned char)ch < 0x20 ||
+                            (unsigned char)ch >= 0x80 || ch == '/') {
+                            depth_ok = 0;
+                            break;
+                        }
+                        c.p++;
+                    }
+                    if (!depth_ok || c.p >= c.end)
+                        return 1;
+                    c.p++;
+                    /* only "k":"v" pairs: every value must be a string */
+                    cur chk = {start + 1, c.p - 1};
+                    if (chk.p < chk.end) {
+                        for (;;) {
+                            rc_buf tmp = RC_BUF_INIT;
+                            int ok = fstr(&chk, &tmp) == 0 && chk.p < chk.end && *chk.p == ':';
+                            if (ok) {
+                                chk.p++;
+                                rc_buf_reset(&tmp);
+                                ok = fstr(&chk, &tmp) == 0;
+                            }
+                            rc_buf_free(&tmp);
+                            if (!ok)
+                                return 1;
+                            if (chk.p == chk.end)
+                                break;
+                            if (*chk.p != ',')
+                                return 1;
+                            chk.p++;
+                        }
+                    }
+                    o.off[F_RMETA] = a->len;
+                    o.set[F_RMETA] = 1;
+                    if (rc_buf_append(a, start, (size_t)(c.p - start)) < 0 ||
+                        rc_buf_putc(a, '\0') < 0)
+                        return -2;
+                } else {
+                    return 1;
+                }
+                if ((r = fnext(&c)) == 2)
+                    break;
+                if (r)
+                    return 1;
+            }
+        } else if (KEYIS(k, kl, "envelope")) {
+            if (m->has_env)
+                return 1;
+            m->has_env = 1;
+            if ((r = fobject_open(&c)) == 3)
+                goto next;
+            if (r)
+                return 1;
+            static const char *const names[] = {"run_id",    "step_id",         "parent_step_id",
+                                                "tenant_id", "idempotency_key", "target_topic"};
+            for (;;) {
+                const char *ek = fkey(&c, &kl);
+                if (!ek)
+                    return 1;
+                int fi = -1;
+                for (int i = 0; i < 6; i++)
+                    if (strlen(names[i]) == kl && memcmp(names[i], ek, kl) == 0)
+                        fi = F_RUN + i;
+                if (fi >= 0) {
+                    if (o.set[fi])
+                        return 1;
+                    o.off[fi] = a->len;
+                    o.set[fi] = 1;
+                    if ((r = fstr(&c, a)) != 0)
+                        return r;
+                    if (rc_buf_putc(a, '\0') < 0)
+                        return -2;
+                } else if (KEYIS(ek, kl, "deadline")) {
+                    rc_buf tmp = RC_BUF_INIT;
+                    r = fstr(&c, &tmp);
+                    if (r == 0)
+                        m->env.deadline_ms = parse_rfc3339(tmp.data ? tmp.data : "");
+                    rc_buf_free(&tmp);
+                    if (r)
+                        return r;
+                } else if (KEYIS(ek, kl, "partition_override")) {
+                    if (fint(&c, &iv) || iv > INT32_MAX)
+                        return 1;
+                    m->env.partition_override = (int)iv;
+                } else if (KEYIS(ek, kl, "retry_policy")) {
+                    if ((r = fobject_open(&c)) == 3)
+                        goto env_next;
+                    if (r)
+                        return 1;
+                    for (;;) {
+                        const char *pk = fkey(&c, &kl);
+                        if (!pk || fint(&c, &iv))
+                            return 1;
+                        if (KEYIS(pk, kl, "max_attempts") && iv <= INT32_MAX)
+                            m->env.retry_policy.max_attempts = (int)iv;
+                        else if (KEYIS(pk, kl, "backoff_ms"))
+                            m->env.retry_policy.backoff_ms = iv;
+                        else if (KEYIS(pk, kl, "max_backoff_ms"))
+                            m->env.retry_policy.max_backoff_ms = iv;
+                        else
+                            return 1;
+                        if ((r = fnext(&c)) == 2)
+                            break;
+                        if (r)
+                            return 1;
+                    }
+                } else {
+                    return 1;
+                }
+            env_next:
+                if ((r = fnext(&c)) == 2)
+                    break;
+                if (r)
+                    return 1;
+            }
+        } else {
+            return 1; /* an unknown key: json-c knows how to skip anything */
+        }
+    next:
+        if ((r = fnext(&c)) == 2)
+            break;
+        if (r)
+            return 1;
+    }
+    ws(&c);
+    if (c.p != c.end || !have_p || !have_o)
+        return 1;
+    if (!o.set[F_KEY] || !o.set[F_VALUE] || !o.set[F_LASTERR])
+        return 1; /* the broker always sends them; anything else goes the careful way */
+    o.off[F_JSON] = a->len;
+    o.set[F_JSON] = 1;
+    if (rc_buf_append(a, line, len) < 0 || rc_buf_putc(a, '\0') < 0)
+        return -2;
+    if (m->owned) {
+        int e = arena_put(a, &o, F_TOPIC, m->topic, strlen(m->topic));
+        e |= arena_put(a, &o, F_GROUP, m->group, strlen(m->group));
+        e |= arena_put(a, &o, F_OWNER, m->owner, strlen(m->owner));
+        if (e)
+            return -2;
+    }
+    m->key = at(a, &o, F_KEY);
+    m->value = at(a, &o, F_VALUE);
+    m->last_error = at(a, &o, F_LASTERR);
+    m->json = at(a, &o, F_JSON);
+    m->routing_label = at(a, &o, F_RLABEL);
+    m->routing_meta = at(a, &o, F_RMETA);
+    m->env.run_id = at(a, &o, F_RUN);
+    m->env.step_id = at(a, &o, F_STEP);
+    m->env.parent_step_id = at(a, &o, F_PARENT);
+    m->env.tenant_id = at(a, &o, F_TENANT);
+    m->env.idempotency_key = at(a, &o, F_IDEM);
+    m->env.target_topic = at(a, &o, F_TARGET);
+    if (m->owned) {
+        m->topic = at(a, &o, F_TOPIC);
+        m->group = at(a, &o, F_GROUP);
+        m->owner = at(a, &o, F_OWNER);
+    }
+    return 0;
+}
+
 /* Decodes one NDJSON line into m (which is reset first). Returns 0, -1 (bad line), -2 (nomem). */
+static int decode_slow(struct driftq_message *m, json_tokener *tok, const char *line, size_t len,
+                       char *why, size_t why_cap);
 static int decode(struct driftq_message *m, json_tokener *tok, const char *line, size_t len,
                   char *why, size_t why_cap)
+{
+    int r = fast_decode(m, line, len);
+    if (r == 0 || r == -2)
+        return r;
+    return decode_slow(m, tok, line, len, why, why_cap);
+}
+
+static int decode_slow(struct driftq_message *m, json_tokener *tok, const char *line, size_t len,
+                       char *why, size_t why_cap)
 {
     rc_buf_reset(&m->arena);
     offsets o;
@@ -521,8 +968,16 @@ DRIFTQ_API int driftq_consume(driftq_client *c, const char *topic, const char *g
     return rc;
 }
 
-/* Decodes one stream line into a throw-away message (for the fuzzer and unit tests). */
+/* Decodes one stream line into a throw-away message (for the fuzzer and unit tests).
+ * path: 0 as the library does (fast path, json-c fallback), 1 fast path only (DRIFTQ_EPROTOCOL
+ * when it declines), 2 json-c only. */
+int dq_decode_line_path(const char *line, size_t len, driftq_message **out, int path);
 int dq_decode_line(const char *line, size_t len, driftq_message **out)
+{
+    return dq_decode_line_path(line, len, out, 0);
+}
+
+int dq_decode_line_path(const char *line, size_t len, driftq_message **out, int path)
 {
     struct driftq_message *m = calloc(1, sizeof *m);
     json_tokener *tok = json_tokener_new();
@@ -537,7 +992,9 @@ int dq_decode_line(const char *line, size_t len, driftq_message **out)
     m->group = "g";
     m->owner = "o";
     char why[200];
-    int r = decode(m, tok, line, len, why, sizeof why);
+    int r = path == 1   ? fast_decode(m, line, len)
+            : path == 2 ? decode_slow(m, tok, line, len, why, sizeof why)
+                        : decode(m, tok, line, len, why, sizeof why);
     json_tokener_free(tok);
     if (r) {
         driftq_message_free(m);

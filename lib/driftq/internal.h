@@ -57,5 +57,7 @@ json_object *dq_parse(driftq_client *c, const char *text, size_t len);
 /* Internal entry points for unit tests and fuzzers (not exported). */
 int dq_metrics_parse(driftq_metrics **out, const char *text, size_t len);
 int dq_decode_line(const char *line, size_t len, driftq_message **out);
+/* path: 0 the library's choice, 1 the fast path only, 2 json-c only. */
+int dq_decode_line_path(const char *line, size_t len, driftq_message **out, int path);
 
 #endif

@@ -12,6 +12,39 @@ static const char full[] =
     "\"2030-01-02T03:04:05.678Z\",\"partition_override\":1,\"retry_policy\":{\"max_attempts\":5,"
     "\"backoff_ms\":100,\"max_backoff_ms\":1000}},\"future_field\":[1,2]}";
 
+/* The fast path must take the broker's usual lines and agree with json-c on them. */
+static void check_paths(const char *line, const char *what)
+{
+    driftq_message *f = NULL, *j = NULL;
+    int rf = dq_decode_line_path(line, strlen(line), &f, 1);
+    int rj = dq_decode_line_path(line, strlen(line), &j, 2);
+    ok(rf == DRIFTQ_OK && rj == DRIFTQ_OK, what);
+    if (f && j) {
+        size_t a, b;
+        int same = strcmp(driftq_message_value(f, &a), driftq_message_value(j, &b)) == 0 &&
+                   a == b &&
+                   strcmp(driftq_message_key(f, NULL), driftq_message_key(j, NULL)) == 0 &&
+                   driftq_message_offset(f) == driftq_message_offset(j) &&
+                   driftq_message_partition(f) == driftq_message_partition(j) &&
+                   driftq_message_attempts(f) == driftq_message_attempts(j) &&
+                   strcmp(driftq_message_last_error(f), driftq_message_last_error(j)) == 0 &&
+                   strcmp(driftq_message_routing_label(f), driftq_message_routing_label(j)) == 0 &&
+                   !driftq_message_envelope(f) == !driftq_message_envelope(j);
+        const char *mf = driftq_message_routing_meta_json(f),
+                   *mj = driftq_message_routing_meta_json(j);
+        same = same && ((!mf && !mj) || (mf && mj && strcmp(mf, mj) == 0));
+        const driftq_envelope *ef = driftq_message_envelope(f), *ej = driftq_message_envelope(j);
+        if (ef && ej)
+            same = same && ef->deadline_ms == ej->deadline_ms &&
+                   ef->retry_policy.max_attempts == ej->retry_policy.max_attempts &&
+                   ((!ef->run_id && !ej->run_id) ||
+                    (ef->run_id && ej->run_id && strcmp(ef->run_id, ej->run_id) == 0));
+        ok(same, "  and agrees with json-c field by field");
+    }
+    driftq_message_free(f);
+    driftq_message_free(j);
+}
+
 int main(void)
 {
     driftq_message *m = NULL;
@@ -44,6 +77,27 @@ int main(void)
     }
     is_str(driftq_message_json(m), full, "raw JSON kept");
     is_str(driftq_message_topic(m), "t", "topic carried");
+    {
+        /* the full message without its unknown key (which sends it to json-c) */
+        char known[sizeof full];
+        snprintf(known, sizeof known, "%s", full);
+        char *fut = strstr(known, ",\"future_field\"");
+        if (fut)
+            strcpy(fut, "}");
+        check_paths(known, "fast path decodes a full message (envelope, routing, escapes)");
+        driftq_message *u = NULL;
+        ok(dq_decode_line_path(full, sizeof full - 1, &u, 1) == DRIFTQ_EPROTOCOL,
+           "an unknown key sends the line to json-c");
+        driftq_message_free(u);
+    }
+    check_paths("{\"partition\":0,\"offset\":5,\"attempts\":1,\"key\":\"k\",\"value\":"
+                "\"caf\u00e9 \\u003c \\\"x\\\" \\n\",\"last_error\":\"\",\"routing\":{\"label\":"
+                "\"test-label\",\"meta\":{\"source\":\"router\"}}}",
+                "fast path decodes escapes and a message without envelope");
+    check_paths("{\"partition\":3,\"offset\":9,\"attempts\":2,\"key\":\"\",\"value\":\"v\","
+                "\"last_error\":\"ack_timeout\",\"routing\":{\"label\":\"\",\"meta\":{}},"
+                "\"envelope\":{}}",
+                "fast path decodes an empty envelope and empty meta");
     driftq_message *d = NULL;
     ok(driftq_message_dup(&d, m) == DRIFTQ_OK, "dup");
     driftq_message_free(m);
