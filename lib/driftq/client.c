@@ -199,20 +199,7 @@ int dq_map_status(driftq_client *c, const rc_http_resp *resp)
 
 long dq_backoff(driftq_client *c, int attempt, long base_ms, long max_ms)
 {
-    long cap = base_ms;
-    for (int i = 0; i < attempt && cap < max_ms; i++)
-        cap *= 2;
-    if (cap > max_ms)
-        cap = max_ms;
-    if (cap <= 1)
-        return cap;
-    /* xorshift64: jitter only, no security role */
-    uint64_t x = c->rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    c->rng = x;
-    return cap / 2 + (long)(x % (uint64_t)(cap / 2 + 1));
+    return rc_backoff_ms(&c->rng, attempt, base_ms, max_ms);
 }
 
 /* Sends a request to base + path, retrying per mode. The response is left in c->resp.

@@ -183,24 +183,6 @@ static int map_rc(qdrant_client *c, int rc, const rc_http_resp *resp)
     }
 }
 
-static long backoff(qdrant_client *c, int attempt)
-{
-    long cap = c->backoff_ms;
-    for (int i = 0; i < attempt && cap < c->max_backoff_ms; i++)
-        cap *= 2;
-    if (cap > c->max_backoff_ms)
-        cap = c->max_backoff_ms;
-    if (cap <= 1)
-        return cap;
-    /* xorshift64: jitter only, no security role */
-    uint64_t x = c->rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    c->rng = x;
-    return cap / 2 + (long)(x % (uint64_t)(cap / 2 + 1));
-}
-
 int qd_call(qdrant_client *c, const char *method, const char *url, const char *body, size_t len,
             int retry_class)
 {
@@ -245,7 +227,7 @@ int qd_call(qdrant_client *c, const char *method, const char *url, const char *b
                    method, url, wait_ms);
             return rc;
         }
-        long b = backoff(c, attempt);
+        long b = rc_backoff_ms(&c->rng, attempt, c->backoff_ms, c->max_backoff_ms);
         if (wait_ms > b)
             b = wait_ms;
         qd_log(c, QDRANT_LOG_INFO, "%s %s: %s; retry %d/%d in %ld ms", method, url, c->errmsg,

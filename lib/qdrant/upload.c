@@ -94,19 +94,7 @@ static void settle(upload *u, batch *x, int state, int err, const char *msg)
 
 static long backoff_ms(upload *u, int attempt)
 {
-    long cap = u->o->retry_backoff_ms;
-    for (int i = 0; i < attempt && cap < u->o->retry_max_backoff_ms; i++)
-        cap *= 2;
-    if (cap > u->o->retry_max_backoff_ms)
-        cap = u->o->retry_max_backoff_ms;
-    if (cap <= 1)
-        return cap;
-    uint64_t x = u->c->rng; /* xorshift64: jitter only */
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    u->c->rng = x;
-    return cap / 2 + (long)(x % (uint64_t)(cap / 2 + 1));
+    return rc_backoff_ms(&u->c->rng, attempt, u->o->retry_backoff_ms, u->o->retry_max_backoff_ms);
 }
 
 /* Builds x's body; splits x in two when the body is over the limit. Returns 1 when x is ready
