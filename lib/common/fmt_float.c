@@ -85,7 +85,7 @@ static uint32_t rop(uint64_t g, uint32_t cp)
 
 /* The 8 decimal digits of x < 10^8 as byte values 0..9, most significant digit in the lowest
  * byte: SWAR split into 4+4, 2+2 and 1+1 digit lanes with multiply-shift division. */
-static uint64_t digits8(uint32_t x)
+static inline uint64_t digits8(uint32_t x)
 {
     uint64_t y = (x / 10000) | ((uint64_t)(x % 10000) << 32);
     uint64_t q = ((y * 10486) >> 20) & 0x0000007F0000007Fu; /* lane / 100, lane < 10^4 */
@@ -142,7 +142,23 @@ static const char two_digits[] = "00010203040506070809"
                                  "30313233343536373839"
                                  "40414243444546474849";
 
-size_t rc_fmt_f32(char *dst, float v)
+/* 10^j for j = 0..9; from j = 10 on, a value above every d formed here (d < 2^30). */
+static const uint32_t p10sat[12] = {
+    1u,       10u,       100u,       1000u,       10000u,      100000u,
+    1000000u, 10000000u, 100000000u, 1000000000u, 0xFFFFFFFFu, 0xFFFFFFFFu,
+};
+
+#if defined(__GNUC__) || defined(__clang__)
+#define RC_ALWAYS_INLINE inline __attribute__((always_inline))
+#define RC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RC_NOINLINE __attribute__((noinline))
+#else
+#define RC_ALWAYS_INLINE inline
+#define RC_LIKELY(x) (x)
+#define RC_NOINLINE
+#endif
+
+static RC_NOINLINE size_t fmt_general(char *dst, float v)
 {
     uint32_t bits;
     memcpy(&bits, &v, sizeof bits);
@@ -185,11 +201,7 @@ size_t rc_fmt_f32(char *dst, float v)
     uint32_t vbr = rop(g, cbr << sh);
     uint32_t out = c & 1; /* 1: interval ends excluded */
 
-    /* Candidates: the multiples of 10^(k+1) around v (sp10, tp10), at most one of which is in
-     * the interval, and else the nearest multiple of 10^k in it, s or t. Selected without
-     * branches; which case applies is close to random for typical data. For s < 10 (tiny
-     * subnormals) a multiple of 10 is not necessarily shorter than its neighbours, so the first
-     * case is skipped there. */
+    /* Candidates (see the original notes): selected without branches. */
     uint32_t s = vb >> 2;
     uint32_t t = s + 1;
     uint32_t sp10 = s / 10 * 10;
@@ -199,19 +211,37 @@ size_t rc_fmt_f32(char *dst, float v)
     uint32_t use10 = (upin ^ wpin) & (s >= 10);
     uint32_t uin = vbl + out <= s << 2;
     uint32_t win = (t << 2) + out <= vbr;
-    /* s if only s is in, or both are and v is nearer to s (ties to even) */
     uint32_t nearer_s = (vb < 4 * s + 2) | ((vb == 4 * s + 2) & ~s & 1);
     uint32_t take_s = uin & ((win ^ 1) | nearer_s);
     uint32_t d10 = tp10 - 10 * upin;
     uint32_t dnear = t - take_s;
     uint32_t d = dnear ^ ((dnear ^ d10) & (0 - use10));
 
-    /* v ~= d * 10^k, 0 < d < 10^9. w: the leading 8 significant digits, first in the lowest
-     * byte, and d9 the ninth; nd: digits of d; n: without its trailing zeros. Branch-free, as
-     * whether d has 9 digits is close to random too. */
     uint32_t hi = d / 100000000;
     uint64_t u = digits8(d - hi * 100000000);
-    int tz = (clz64(u | 1) + (u == 0)) >> 3;    /* trailing zero digits of the low 8 */
+    int tz = (clz64(u | 1) + (u == 0)) >> 3; /* trailing zero digits of the low 8 (of d) */
+
+    /* Fast path: plain notation with e10 in -3..-1 ("0.ddd", "0.0ddd", "0.00ddd"), the usual
+     * case for embedding components. The text is "0." and then d written with exactly -k digits
+     * (its leading zeros are the zeros after the point), up to its last non-zero digit. Only
+     * k = -10..-8 produces it; the guard allows -11..-7 so that the stores below stay inside
+     * [p, p + 13). Plain wins when e10 >= -2, or e10 == -3 with more than one digit. */
+    uint32_t nk = (uint32_t)(-k);
+    if (RC_LIKELY(nk - 7 <= 4)) {
+        uint32_t last = nk - (uint32_t)tz; /* position of the last digit after the point */
+        if (d < p10sat[nk] && (d >= p10sat[nk - 2] || (d >= p10sat[nk - 3] && last > 3))) {
+            char *end = p + 2 + nk;
+            store8(p, 0x3030303030302E30u); /* "0.000000" */
+            end[-9] = (char)('0' + hi);
+            store8(end - 8, u + ASCII0);
+            p[0] = '0';
+            p[1] = '.';
+            return (size_t)(p - dst) + 2 + last;
+        }
+    }
+
+    /* v ~= d * 10^k, 0 < d < 10^9. w: the leading 8 significant digits, first in the lowest
+     * byte, and d9 the ninth; nd: digits of d; n: without its trailing zeros. */
     int lz = ctz64(u | (uint64_t)1 << 63) >> 3; /* leading zero digits of the low 8 */
     uint64_t m9 = 0 - (uint64_t)(hi != 0);
     uint64_t w = ((hi | (u << 8)) & m9) | ((u >> (8 * lz)) & ~m9);
@@ -260,4 +290,113 @@ size_t rc_fmt_f32(char *dst, float v)
         *ep++ = (char)('0' + ae);
     }
     return (size_t)(ep - dst);
+}
+
+/* Fast path for 2^-10 <= |v| < 1 (biased exponent 117..126, q = -33..-24, k = -10..-8), the
+ * range of typical embedding components, except powers of two. There g above is 10^-k * 2^z
+ * exactly, so the scaled values are exact 64-bit integer products: 4 * v * 10^-k * 2^33 =
+ * 4c * (10^-k * 2^(33 + q)) < 2^62, whose integer part and sticky bit at 2^33 are the same vb,
+ * vbl, vbr as rop() gives (its dropped low 32 bits are zero for these exact g). The result d is
+ * below 10^8 for -k = 8 (v < 1) and below 2 * 10^8 for -k = 9, 10 (v < 2^-3, 2^-6), and the text
+ * is "0." and d with exactly -k digits (its leading zeros being the zeros after the point), up
+ * to its last non-zero digit. Anything else (tiny v written as "1e-3" or "9.765625e-4", powers
+ * of two) goes to fmt_general. */
+typedef struct {
+    uint64_t m;    /* 10^-k * 2^(33 + q) */
+    uint64_t hmul; /* 2^(8 * (-k - 7)): moves a 9th (leading) digit to its byte, "0." + -k - 9 */
+    uint32_t nk;   /* -k: 8..10 */
+    uint32_t lim;  /* d < lim: at most one 9th leading digit 1 fitting after the point */
+    uint32_t lo2;  /* 10^(-k-2): d >= lo2 iff e10 >= -2 */
+    uint32_t lo3;  /* 10^(-k-3): d >= lo3 iff e10 >= -3 */
+} fast_ent;
+
+#define FE10(sh)                                                                                   \
+    {                                                                                              \
+        10000000000ull << (sh), 1ull << 24, 10, 200000000u, 100000000u, 10000000u                  \
+    }
+#define FE9(sh)                                                                                    \
+    {                                                                                              \
+        1000000000ull << (sh), 1ull << 16, 9, 200000000u, 10000000u, 1000000u                      \
+    }
+#define FE8(sh)                                                                                    \
+    {                                                                                              \
+        100000000ull << (sh), 1ull << 8, 8, 100000000u, 1000000u, 100000u                          \
+    }
+static const fast_ent fast_tab[10] = {
+    /* biased exponents 117..126: 33 + q = 0..9 */
+    FE10(0), FE10(1), FE10(2), FE10(3), FE9(4), FE9(5), FE9(6), FE8(7), FE8(8), FE8(9),
+};
+
+#define FAST_MASK ((((uint64_t)1) << 33) - 1)
+
+static RC_ALWAYS_INLINE uint32_t rop_exact(uint64_t y)
+{
+    return (uint32_t)(y >> 33) | ((y & FAST_MASK) != 0);
+}
+
+static RC_ALWAYS_INLINE size_t fmt_one(char *dst, float v)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    uint32_t f = bits & 0x7FFFFF;
+    uint32_t ef = (bits >> 23) & 0xFF;
+    if (RC_LIKELY(ef - 117u <= 9u && f != 0)) {
+        char *p = dst;
+        *p = '-';
+        p += bits >> 31;
+        const fast_ent *te = &fast_tab[ef - 117];
+        uint64_t m = te->m;
+        uint64_t y = (uint64_t)((f | 0x800000) << 2) * m;
+        uint64_t dy = 2 * m;
+        uint32_t vb = rop_exact(y);
+        uint32_t vbl = rop_exact(y - dy);
+        uint32_t vbr = rop_exact(y + dy);
+        uint32_t out = f & 1;
+
+        /* as in fmt_general; s >= 2^23 here */
+        uint32_t s = vb >> 2;
+        uint32_t t = s + 1;
+        uint32_t sp10 = s / 10 * 10;
+        uint32_t tp10 = sp10 + 10;
+        uint32_t upin = vbl + out <= sp10 << 2;
+        uint32_t wpin = (tp10 << 2) + out <= vbr;
+        uint32_t use10 = upin ^ wpin;
+        uint32_t uin = vbl + out <= s << 2;
+        uint32_t win = (t << 2) + out <= vbr;
+        uint32_t nearer_s = (vb < 4 * s + 2) | ((vb == 4 * s + 2) & ~s & 1);
+        uint32_t take_s = uin & ((win ^ 1) | nearer_s);
+        uint32_t d10 = tp10 - 10 * upin;
+        uint32_t dnear = t - take_s;
+        uint32_t d = dnear ^ ((dnear ^ d10) & (0 - use10));
+
+        /* d < 2 * 10^8 here (checked below): hi, its 9th digit from the right, is 0 or 1 */
+        uint64_t hmask = 0 - (uint64_t)(d >= 100000000u);
+        uint64_t u = digits8(d - (100000000u & (uint32_t)hmask));
+        uint32_t tz = (uint32_t)(clz64(u | 1) + (u == 0)) >> 3;
+        uint32_t last = te->nk - tz; /* position of the last digit after the point */
+        /* plain "0.ddd" iff e10 >= -2, or e10 == -3 and more than one digit */
+        if (RC_LIKELY(d < te->lim && (d >= te->lo2 || (d >= te->lo3 && last > 3)))) {
+            /* "0.000000" with hi at offset -k - 7 (never on the '.': lim = 10^8 for -k = 8) */
+            store8(p, 0x3030303030302E30u + (te->hmul & hmask));
+            store8(p + 2 + te->nk - 8, u + ASCII0); /* low 8 digits from p + 2..4 */
+            return (size_t)(p - dst) + 2 + last;
+        }
+    }
+    return fmt_general(dst, v);
+}
+
+size_t rc_fmt_f32(char *dst, float v)
+{
+    return fmt_one(dst, v);
+}
+
+size_t rc_fmt_f32_array(char *dst, const float *v, size_t n)
+{
+    char *p = dst;
+    for (size_t i = 0; i < n; i++) {
+        *p = ',';
+        p += i != 0;
+        p += fmt_one(p, v[i]);
+    }
+    return (size_t)(p - dst);
 }

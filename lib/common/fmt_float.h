@@ -21,4 +21,14 @@
  * Precondition: v is finite (callers reject NaN and infinities first). */
 size_t rc_fmt_f32(char *dst, float v);
 
+/* Writes the n values of v as rc_fmt_f32() would, separated by single commas ("a,b,c": no
+ * brackets, no trailing comma, no NUL), and returns the total length (0 for n == 0). The same
+ * text as calling rc_fmt_f32() in a loop, but without a call per element, so the compiler can
+ * schedule neighbouring elements together. dst must have room for n * RC_FMT_F32_MAX bytes (each
+ * element takes at most 15 bytes of text plus its comma; bytes after the returned length, up to
+ * that bound, are unspecified afterwards).
+ *
+ * Precondition: every v[i] is finite. */
+size_t rc_fmt_f32_array(char *dst, const float *v, size_t n);
+
 #endif
