@@ -86,11 +86,40 @@ static int exit_for(int rc)
     }
 }
 
+static int bar_shown; /* a progress bar is on the terminal's current line */
+
+/* A progress bar on stderr, for terminals only, redrawn at most ten times a second. */
+static void on_count(void *ud, const char *step, size_t done, size_t total)
+{
+    (void)ud;
+    static struct timespec last;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000;
+    if (done < total && ms < 100 && bar_shown)
+        return;
+    last = now;
+    int width = 30, fill = total ? (int)((double)done / (double)total * width) : 0;
+    if (fill > width)
+        fill = width;
+    char bar[64];
+    memset(bar, '#', (size_t)fill);
+    memset(bar + fill, '.', (size_t)(width - fill));
+    bar[width] = '\0';
+    fprintf(stderr, "\r  %-9s [%s] %zu/%zu chunks\033[K", step, bar, done, total);
+    fflush(stderr);
+    bar_shown = 1;
+}
+
 static void on_progress(void *ud, const char *step, const char *msg)
 {
     settings *st = ud;
     if (st->json)
         return;
+    if (bar_shown) {
+        fprintf(stderr, "\r\033[K");
+        bar_shown = 0;
+    }
     const char *b = st->color ? "\033[1m" : "", *r = st->color ? "\033[0m" : "";
     fprintf(stderr, "  %s%-9s%s %s\n", b, step, r, msg);
 }
@@ -196,6 +225,7 @@ static rp_build_config build_cfg(ctx *c, const char *index, const char *docs)
     b.smoke_samples = 5;
     b.progress = on_progress;
     b.progress_ud = c->st;
+    b.count = !c->st->json && isatty(2) ? on_count : NULL;
     b.warn = on_warn;
     return b;
 }

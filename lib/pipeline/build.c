@@ -282,6 +282,25 @@ static int stream_chunks(rp_state *s, const char *run_id, const char *params, si
     return RP_OK;
 }
 
+/* The number of chunks recorded with the chunk artifact (0 when unknown). */
+static size_t recorded_chunks(rp_state *s, const char *run_id)
+{
+    json_object *run = read_run(s, run_id), *arts, *a, *rec;
+    size_t n = run && json_object_object_get_ex(run, "artifacts", &arts) &&
+                       json_object_object_get_ex(arts, "chunks.ndjson", &a) &&
+                       json_object_object_get_ex(a, "records", &rec)
+                   ? (size_t)json_object_get_int64(rec)
+                   : 0;
+    json_object_put(run);
+    return n;
+}
+
+static void count(const rp_build_config *cfg, const char *step, size_t done, size_t total)
+{
+    if (cfg->count)
+        cfg->count(cfg->progress_ud, step, done, total);
+}
+
 /* ---- the steps ---- */
 
 typedef struct {
@@ -438,7 +457,7 @@ typedef struct {
     const rp_build_config *cfg;
     rp_artifact_writer *w;
     rc_buf line;
-    size_t hits;
+    size_t hits, total;
     char *err;
     size_t errlen;
 } embed_ctx;
@@ -446,12 +465,12 @@ typedef struct {
 static int embed_batch(const chunk_list *l, size_t first, void *ud)
 {
     embed_ctx *x = ud;
-    (void)first;
     float *v = NULL;
     size_t hits = 0;
     int rc = embed_range(x->cfg, l, 0, l->n, &v, &hits, x->err, x->errlen);
     free(v);
     x->hits += hits;
+    count(x->cfg, "embed", first + l->n, x->total);
     for (size_t k = 0; rc == RP_OK && k < l->n; k++) {
         rc_buf_reset(&x->line);
         rc_buf_puts(&x->line, "{\"id\":");
@@ -467,7 +486,7 @@ static int step_embed(rp_state *s, const char *run_id, const rp_build_config *cf
 {
     rp_artifact_writer *w = NULL;
     int rc = rp_artifact_begin(&w, s, run_id, "embed.ndjson", "embed");
-    embed_ctx x = {cfg, w, RC_BUF_INIT, 0, err, errlen};
+    embed_ctx x = {cfg, w, RC_BUF_INIT, 0, recorded_chunks(s, run_id), err, errlen};
     size_t total = 0;
     if (rc == RP_OK)
         rc = stream_chunks(s, run_id, chunk_params, EMBED_BATCH, embed_batch, &x, &total, err,
@@ -493,7 +512,7 @@ typedef struct {
     const rp_build_config *cfg;
     const char *run_id, *collection;
     int version;
-    size_t done;
+    size_t done, total;
     rc_buf pl;
     char *err;
     size_t errlen;
@@ -502,7 +521,6 @@ typedef struct {
 static int upsert_batch(const chunk_list *l, size_t first, void *ud)
 {
     upsert_ctx *x = ud;
-    (void)first;
     size_t n = l->n, dim = rp_embedder_dim(x->cfg->embedder);
     float *v = NULL;
     int rc = embed_range(x->cfg, l, 0, n, &v, NULL, x->err, x->errlen);
@@ -540,6 +558,7 @@ static int upsert_batch(const chunk_list *l, size_t first, void *ud)
             rc = qerr(x->err, x->errlen, x->cfg->qdrant, "uploading points", qrc);
         else
             x->done += n;
+        count(x->cfg, "upsert", first + n, x->total);
     }
     for (size_t k = 0; payloads && k < n; k++)
         free(payloads[k]);
@@ -563,7 +582,8 @@ static int step_upsert(rp_state *s, const char *run_id, const rp_build_config *c
     }
     if (qrc)
         return qerr(err, errlen, q, "creating the collection", qrc);
-    upsert_ctx x = {cfg, run_id, collection, version, 0, RC_BUF_INIT, err, errlen};
+    upsert_ctx x = {cfg,         run_id, collection, version, 0, recorded_chunks(s, run_id),
+                    RC_BUF_INIT, err,    errlen};
     int rc = stream_chunks(s, run_id, chunk_params, 256, upsert_batch, &x, NULL, err, errlen);
     rc_buf_free(&x.pl);
     if (rc == RP_OK) {
@@ -649,14 +669,9 @@ static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config
     smoke_ctx x = {cfg, collection, 0, 0, 0, 0, 0, err, errlen};
     /* The chunk count as recorded with the artifact (the artifact itself is hash-checked by
      * stream_chunks below). */
-    json_object *run = read_run(s, run_id), *arts, *a, *rec;
-    int have = run && json_object_object_get_ex(run, "artifacts", &arts) &&
-               json_object_object_get_ex(arts, "chunks.ndjson", &a) &&
-               json_object_object_get_ex(a, "records", &rec);
-    x.total = have ? (size_t)json_object_get_int64(rec) : 0;
-    json_object_put(run);
+    x.total = recorded_chunks(s, run_id);
     int rc = RP_OK;
-    if (!have)
+    if (!x.total)
         rc = stream_chunks(s, run_id, chunk_params, 1024, count_batch, &x, &x.total, err, errlen);
     if (rc)
         return rc;

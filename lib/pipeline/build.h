@@ -30,6 +30,8 @@ typedef struct rp_fail_spec {
 } rp_fail_spec;
 
 typedef void (*rp_progress_fn)(void *ud, const char *step, const char *msg);
+/* Called after each batch of a long step (embed, upsert): done of total chunks. */
+typedef void (*rp_count_fn)(void *ud, const char *step, size_t done, size_t total);
 
 typedef struct rp_smoke_query {
     const char *text;
@@ -52,6 +54,7 @@ typedef struct rp_build_config {
     size_t n_smoke_queries;
     size_t smoke_k;
     rp_progress_fn progress; /* optional: one line per notable thing */
+    rp_count_fn count;       /* optional: batch progress of embed and upsert (progress_ud) */
     void *progress_ud;
     rp_warn_fn warn; /* optional: discover's warnings */
     void *warn_ud;

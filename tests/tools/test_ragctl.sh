@@ -118,6 +118,15 @@ printf 'colour = blue\n' >"$tmp/bad.conf"
 expect "unknown config key" 78 "$ragctl" --config "$tmp/bad.conf" config
 expect "missing config file" 78 "$ragctl" --config "$tmp/none.conf" config
 
+# A progress bar when stderr is a terminal, none otherwise.
+if command -v script >/dev/null; then
+    script -qec "$ragctl build --index tty --docs $corpus" "$tmp/tty.log" >/dev/null 2>&1
+    grep -q "embed     \[#*\.*\] [0-9]*/[0-9]* chunks" "$tmp/tty.log" && grep -q "upsert    \[" "$tmp/tty.log" &&
+        pass "progress bars for embed and upsert on a terminal" || flunk "progress bars on a terminal" "$(tail -c 600 "$tmp/tty.log")"
+    expect "no terminal" 0 "$ragctl" build --index notty --docs "$corpus"
+    ! grep -q "chunks.\[K\|\[#" <<<"$out" && pass "no progress bar when stderr is not a terminal" || flunk "no bar without a terminal" "$out"
+fi
+
 # Bad input: clear errors and the right exit codes.
 expect "invalid index name" 64 "$ragctl" build --index "../etc" --docs "$corpus"
 expect "unknown step" 64 "$ragctl" build --index docs --fail-at nope
