@@ -116,6 +116,54 @@ char *rc_buf_steal(rc_buf *b)
     return p;
 }
 
+char *rc_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+int rc_strlist_push(rc_strlist *l, const char *s)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    char *c = rc_strdup(s);
+    if (!c)
+        return -1;
+    l->v[l->n++] = c;
+    return 0;
+}
+
+const char *rc_strlist_at(const rc_strlist *l, size_t i)
+{
+    return l && i < l->n ? l->v[i] : NULL;
+}
+
+int rc_strlist_contains(const rc_strlist *l, const char *s)
+{
+    for (size_t i = 0; l && s && i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+void rc_strlist_free(rc_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
 /* Length of the well-formed UTF-8 sequence at s (at most avail bytes), 0 if malformed. */
 static size_t utf8_seq(const unsigned char *s, size_t avail)
 {

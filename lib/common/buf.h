@@ -31,6 +31,23 @@ void rc_buf_free(rc_buf *b);
 /* Hands the storage to the caller (NUL-terminated, never NULL on success). */
 char *rc_buf_steal(rc_buf *b);
 
+/* A copy of s (NULL on allocation failure). */
+char *rc_strdup(const char *s);
+
+/* A growable list of owned strings. */
+typedef struct rc_strlist {
+    char **v;
+    size_t n, cap;
+} rc_strlist;
+#define RC_STRLIST_INIT                                                                            \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
+int rc_strlist_push(rc_strlist *l, const char *s);        /* copies s; -1 on allocation failure */
+const char *rc_strlist_at(const rc_strlist *l, size_t i); /* NULL when out of range */
+int rc_strlist_contains(const rc_strlist *l, const char *s);
+void rc_strlist_free(rc_strlist *l);
+
 /* UTF-8 validation: returns 1 when s[0..len) is well-formed UTF-8 (no surrogates, no overlongs). */
 int rc_utf8_valid(const char *s, size_t len);
 

@@ -238,15 +238,6 @@ static int dq_call(driftq_client *c, const char *method, const char *url, const 
     }
 }
 
-static char *dq_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
 DRIFTQ_API int driftq_client_options_init(driftq_client_options *opts, unsigned int version)
 {
     if (!opts || version != DRIFTQ_CLIENT_OPTIONS_VERSION)
@@ -450,8 +441,8 @@ DRIFTQ_API int driftq_server_version_get(driftq_server_version **out, driftq_cli
     const char *ver = jstr(o, "version"), *commit = jstr(o, "commit");
     json_object *w;
     if (v) {
-        v->version = dq_strdup(ver ? ver : "");
-        v->commit = dq_strdup(commit ? commit : "");
+        v->version = rc_strdup(ver ? ver : "");
+        v->commit = rc_strdup(commit ? commit : "");
         v->wal = json_object_object_get_ex(o, "wal_enabled", &w) ? json_object_get_boolean(w) : -1;
     }
     json_object_put(o);
@@ -487,8 +478,7 @@ DRIFTQ_API void driftq_server_version_free(driftq_server_version *v)
 /* ---- topics ---- */
 
 struct driftq_topic_list {
-    size_t n;
-    char **names;
+    rc_strlist names;
 };
 
 DRIFTQ_API int driftq_topics_list(driftq_topic_list **out, driftq_client *c)
@@ -510,10 +500,7 @@ DRIFTQ_API int driftq_topics_list(driftq_topic_list **out, driftq_client *c)
     }
     size_t n = json_object_array_length(arr);
     driftq_topic_list *l = calloc(1, sizeof *l);
-    if (l && n)
-        l->names = calloc(n, sizeof *l->names);
-    if (!l || (n && !l->names)) {
-        free(l);
+    if (!l) {
         json_object_put(o);
         return dq_set_err(c, DRIFTQ_ENOMEM, "out of memory");
     }
@@ -523,12 +510,10 @@ DRIFTQ_API int driftq_topics_list(driftq_topic_list **out, driftq_client *c)
             rc = dq_set_err(c, DRIFTQ_EPROTOCOL, "topic name is not a string");
             break;
         }
-        l->names[l->n] = dq_strdup(json_object_get_string(e));
-        if (!l->names[l->n]) {
+        if (rc_strlist_push(&l->names, json_object_get_string(e)) < 0) {
             rc = dq_set_err(c, DRIFTQ_ENOMEM, "out of memory");
             break;
         }
-        l->n++;
     }
     json_object_put(o);
     if (rc) {
@@ -541,28 +526,21 @@ DRIFTQ_API int driftq_topics_list(driftq_topic_list **out, driftq_client *c)
 
 DRIFTQ_API size_t driftq_topic_list_count(const driftq_topic_list *l)
 {
-    return l ? l->n : 0;
+    return l ? l->names.n : 0;
 }
 DRIFTQ_API const char *driftq_topic_list_name(const driftq_topic_list *l, size_t i)
 {
-    return l && i < l->n ? l->names[i] : NULL;
+    return l ? rc_strlist_at(&l->names, i) : NULL;
 }
 DRIFTQ_API int driftq_topic_list_contains(const driftq_topic_list *l, const char *name)
 {
-    if (!l || !name)
-        return 0;
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->names[i], name) == 0)
-            return 1;
-    return 0;
+    return l && rc_strlist_contains(&l->names, name);
 }
 DRIFTQ_API void driftq_topic_list_free(driftq_topic_list *l)
 {
     if (!l)
         return;
-    for (size_t i = 0; i < l->n; i++)
-        free(l->names[i]);
-    free(l->names);
+    rc_strlist_free(&l->names);
     free(l);
 }
 

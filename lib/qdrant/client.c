@@ -514,15 +514,6 @@ QDRANT_API int qdrant_readyz(qdrant_client *c)
     return probe(c, "/readyz");
 }
 
-static char *qd_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
 static const char *jstr(json_object *o, const char *k)
 {
     json_object *v;
@@ -560,9 +551,9 @@ QDRANT_API int qdrant_server_info_get(qdrant_server_info **out, qdrant_client *c
     const char *title = jstr(o, "title"), *commit = jstr(o, "commit");
     qdrant_server_info *v = calloc(1, sizeof *v);
     if (v) {
-        v->title = qd_strdup(title ? title : "");
-        v->version = qd_strdup(ver);
-        v->commit = qd_strdup(commit ? commit : "");
+        v->title = rc_strdup(title ? title : "");
+        v->version = rc_strdup(ver);
+        v->commit = rc_strdup(commit ? commit : "");
     }
     int q = version_has_query(ver);
     if (q >= 0)

@@ -5,15 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *qd_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
 static const char *jstr(json_object *o, const char *k)
 {
     json_object *v;
@@ -213,7 +204,7 @@ QDRANT_API int qdrant_collection_info_get(qdrant_collection_info **out, qdrant_c
         info->size = (size_t)json_object_get_int64(v);
         info->distance = distance_from(jstr(vec, "distance"));
     }
-    info->json = qd_strdup(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN |
+    info->json = rc_strdup(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN |
                                                                    JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(root);
     if (!info->json) {
@@ -276,10 +267,7 @@ QDRANT_API int qdrant_collections_list(qdrant_name_list **out, qdrant_client *c)
     }
     size_t n = json_object_array_length(arr);
     qdrant_name_list *l = calloc(1, sizeof *l);
-    if (l && n)
-        l->names = calloc(n, sizeof *l->names);
-    if (!l || (n && !l->names)) {
-        free(l);
+    if (!l) {
         json_object_put(root);
         return qd_nomem(c);
     }
@@ -289,11 +277,10 @@ QDRANT_API int qdrant_collections_list(qdrant_name_list **out, qdrant_client *c)
             rc = qd_set_err(c, QDRANT_EPROTOCOL, "collection entry has no name");
             break;
         }
-        if (!(l->names[l->n] = qd_strdup(name))) {
+        if (rc_strlist_push(&l->names, name) < 0) {
             rc = qd_nomem(c);
             break;
         }
-        l->n++;
     }
     json_object_put(root);
     if (rc) {
@@ -306,28 +293,21 @@ QDRANT_API int qdrant_collections_list(qdrant_name_list **out, qdrant_client *c)
 
 QDRANT_API size_t qdrant_name_list_count(const qdrant_name_list *l)
 {
-    return l ? l->n : 0;
+    return l ? l->names.n : 0;
 }
 QDRANT_API const char *qdrant_name_list_at(const qdrant_name_list *l, size_t i)
 {
-    return l && i < l->n ? l->names[i] : NULL;
+    return l ? rc_strlist_at(&l->names, i) : NULL;
 }
 QDRANT_API int qdrant_name_list_contains(const qdrant_name_list *l, const char *name)
 {
-    if (!l || !name)
-        return 0;
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->names[i], name) == 0)
-            return 1;
-    return 0;
+    return l && rc_strlist_contains(&l->names, name);
 }
 QDRANT_API void qdrant_name_list_free(qdrant_name_list *l)
 {
     if (!l)
         return;
-    for (size_t i = 0; i < l->n; i++)
-        free(l->names[i]);
-    free(l->names);
+    rc_strlist_free(&l->names);
     free(l);
 }
 
@@ -516,8 +496,8 @@ static int alias_list_get(qdrant_alias_list **out, qdrant_client *c, const char 
             rc = qd_set_err(c, QDRANT_EPROTOCOL, "alias entry lacks alias_name/collection_name");
             break;
         }
-        l->alias[l->n] = qd_strdup(a);
-        l->coll[l->n] = qd_strdup(cn);
+        l->alias[l->n] = rc_strdup(a);
+        l->coll[l->n] = rc_strdup(cn);
         l->n++;
         if (!l->alias[l->n - 1] || !l->coll[l->n - 1]) {
             rc = qd_nomem(c);

@@ -114,8 +114,7 @@ struct qdrant_collection_info {
 };
 
 struct qdrant_name_list {
-    size_t n;
-    char **names;
+    rc_strlist names;
 };
 
 struct qdrant_alias_list {

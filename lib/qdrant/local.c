@@ -13,15 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static char *ql_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
 /* ---- URL selection ---- */
 
 static int hexval(char ch)
@@ -160,9 +151,9 @@ int ql_server_info(qdrant_server_info **out, qdrant_client *c)
 {
     qdrant_server_info *v = calloc(1, sizeof *v);
     if (v) {
-        v->title = ql_strdup("qdrant local mode");
-        v->version = ql_strdup(qdrant_version_string());
-        v->commit = ql_strdup("");
+        v->title = rc_strdup("qdrant local mode");
+        v->version = rc_strdup(qdrant_version_string());
+        v->commit = rc_strdup("");
     }
     if (!v || !v->title || !v->version || !v->commit) {
         qdrant_server_info_free(v);
@@ -231,7 +222,7 @@ int ql_collection_info(qdrant_collection_info **out, qdrant_client *c, const cha
              "{\"status\":\"green\",\"optimizer_status\":\"ok\",\"points_count\":%llu,"
              "\"config\":{\"params\":{\"vectors\":{\"size\":%zu,\"distance\":\"%s\"}}}}",
              (unsigned long long)li.points_count, li.dim, dn);
-    if (!(info->json = ql_strdup(buf))) {
+    if (!(info->json = rc_strdup(buf))) {
         qdrant_collection_info_free(info);
         return qd_nomem(c);
     }
@@ -248,20 +239,14 @@ int ql_collections_list(qdrant_name_list **out, qdrant_client *c)
     if ((rc = ls_fail(c, ls_collection_list(&ln, c->local), QDRANT_EINVAL)))
         return rc;
     qdrant_name_list *l = calloc(1, sizeof *l);
-    if (l && ln->count)
-        l->names = calloc(ln->count, sizeof *l->names);
-    if (!l || (ln->count && !l->names)) {
-        free(l);
+    for (size_t i = 0; l && i < ln->count; i++)
+        if (rc_strlist_push(&l->names, ln->names[i]) < 0) {
+            qdrant_name_list_free(l);
+            l = NULL;
+        }
+    if (!l) {
         ls_names_free(ln);
         return qd_nomem(c);
-    }
-    for (size_t i = 0; i < ln->count; i++) {
-        if (!(l->names[i] = ql_strdup(ln->names[i]))) {
-            qdrant_name_list_free(l);
-            ls_names_free(ln);
-            return qd_nomem(c);
-        }
-        l->n = i + 1;
     }
     ls_names_free(ln);
     *out = l;
@@ -326,8 +311,8 @@ int ql_aliases_list(qdrant_alias_list **out, qdrant_client *c, const char *colle
     }
     int bad = !l || (ln->count && (!l->alias || !l->coll));
     for (size_t i = 0; !bad && i < ln->count; i++) {
-        l->alias[i] = ql_strdup(ln->names[i]);
-        l->coll[i] = ql_strdup(ln->collections[i]);
+        l->alias[i] = rc_strdup(ln->names[i]);
+        l->coll[i] = rc_strdup(ln->collections[i]);
         l->n = i + 1;
         bad = !l->alias[i] || !l->coll[i];
     }

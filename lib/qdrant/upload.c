@@ -297,7 +297,7 @@ static int make_result(qdrant_upload_result **out, upload *u)
         batch *x = u->b[i];
         if (x->state == B_DONE)
             continue;
-        char *m = strdup(x->msg);
+        char *m = rc_strdup(x->msg);
         if (!m) {
             qdrant_upload_result_free(r);
             return QDRANT_ENOMEM;
@@ -365,7 +365,7 @@ QDRANT_API int qdrant_points_upload(qdrant_upload_result **out, qdrant_client *c
         }
         const char *u_url = qd_url(c, q.data, "/collections/", collection, "/points", NULL, NULL);
         rc_buf_free(&q);
-        if (!u_url || !(url = strdup(u_url)))
+        if (!u_url || !(url = rc_strdup(u_url)))
             return qd_nomem(c);
     }
     upload u;
