@@ -926,9 +926,14 @@ int ls_open(ls_store **out, const char *dir, const ls_open_options *opts, char *
     }
     sqlite3_extended_result_codes(s->db, 0);
     sqlite3_busy_timeout(s->db, o.busy_timeout_ms > 0 ? (int)o.busy_timeout_ms : DEFAULT_BUSY_MS);
+    /* page_size applies to a new database only (an existing store keeps its own): a point row
+     * (a 384-d vector plus a chunk of text is ~2.5 KiB) takes a whole 4 KiB page, so 16 KiB
+     * pages halve the bytes written and the time of a bulk upsert (bench/local, tmp 64k points:
+     * 37.7 -> 18.4 us/point). */
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;"
+             "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
+             " PRAGMA foreign_keys=OFF;"
              "PRAGMA cache_size=-16384; PRAGMA mmap_size=0;",
              o.sync_full ? "FULL" : "NORMAL");
     rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
