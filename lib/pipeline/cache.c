@@ -1,33 +1,395 @@
-/* The embedding cache: SQLite (WAL) under a cache directory, keyed by (embedder, model, dim,
- * text hash). */
+/* The embedding cache: one append-only file of fixed-size records per (embedder, model, dim),
+ * indexed in memory.
+ *
+ * Layout of <dir>/emb-<h>-d<dim>.v1, where <h> is the hex rp_hash of "name\0model":
+ *   header (HDR_SIZE bytes): magic, a byte-order probe, dim, the name and model, zero padding,
+ *                            then a 64-bit check of everything before it
+ *   records, each REC(dim) bytes: key (16 bytes: rp_hash128 of the text hash string),
+ *                            dim native floats, a 64-bit check of key and floats
+ * A record is written whole by one pwrite() under an exclusive flock() of the file, at the end
+ * of the file; a torn tail left by a crashed writer (a partial record) is cut off by the next
+ * writer before it appends. Readers take no lock: a record whose check fails (being written
+ * right now, or damaged by a power loss: the cache is never fsync'ed, it is only a cache) is
+ * not used, so the cache can miss but never answers a wrong vector. A later record of the same
+ * key wins.
+ *
+ * Each handle indexes a file when first used (one sequential read) and reads only what other
+ * processes appended since, when it misses. Hits are read with one pread() per run of adjacent
+ * records (a batch stored together is read back together). */
 #include "internal.h"
 
-#include <sqlite3.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HDR_SIZE 1024
+#define MAGIC "RPEMBC\x01\x00"
+#define MAX_NAMES (HDR_SIZE - 64) /* name + model bytes */
+#define MAX_DIM 1000000
+#define SCAN_BLOCK (1u << 20)
+
+typedef struct ent {
+    uint64_t k0, k1;
+    uint64_t off; /* record offset; 0 = empty slot */
+} ent;
+
+typedef struct space {
+    char *name, *model;
+    size_t dim, rec;
+    char *path;
+    int fd;           /* -1 while the file does not exist */
+    uint64_t scanned; /* bytes of the file indexed */
+    ent *tab;
+    size_t cap, n; /* cap: power of two */
+} space;
 
 struct rp_cache {
-    sqlite3 *db;
-    sqlite3_stmt *get, *put, *dims;
+    char *dir;
+    space **sp;
+    size_t nsp;
+    unsigned char *buf; /* scratch for records */
+    size_t bufcap;
     char err[512];
 };
 
-static int c_fail(rp_cache *c, int code, const char *what)
+static int c_fail(rp_cache *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int c_fail(rp_cache *c, int code, const char *fmt, ...)
 {
-    snprintf(c->err, sizeof c->err, "embedding cache: %s: %s", what,
-             c->db ? sqlite3_errmsg(c->db) : "");
+    int n = snprintf(c->err, sizeof c->err, "embedding cache: ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err + n, sizeof c->err - (size_t)n, fmt, ap);
+    va_end(ap);
     return code;
 }
+
+static size_t rec_size(size_t dim)
+{
+    return 16 + dim * sizeof(float) + 8;
+}
+
+static uint64_t check64(const void *data, size_t len)
+{
+    uint64_t h[2];
+    rp_hash128(h, data, len);
+    return h[0] ^ h[1];
+}
+
+static void key_of(uint64_t k[2], const char *text_hash)
+{
+    rp_hash128(k, text_hash, strlen(text_hash));
+    if (!k[0] && !k[1])
+        k[1] = 1; /* keeps all-zero bytes (a zeroed page) from ever being a valid key */
+}
+
+/* ---- the in-memory index ---- */
+
+static size_t slot_of(const space *s, uint64_t k0)
+{
+    return (size_t)(k0 * 0x9e3779b97f4a7c15u >> 7) & (s->cap - 1);
+}
+
+static ent *find(space *s, uint64_t k0, uint64_t k1)
+{
+    if (!s->cap)
+        return NULL;
+    for (size_t i = slot_of(s, k0);; i = (i + 1) & (s->cap - 1)) {
+        ent *e = &s->tab[i];
+        if (!e->off)
+            return NULL;
+        if (e->k0 == k0 && e->k1 == k1)
+            return e;
+    }
+}
+
+static int grow(space *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 1024;
+    ent *t = calloc(cap, sizeof *t);
+    if (!t)
+        return -1;
+    ent *old = s->tab;
+    size_t ocap = s->cap;
+    s->tab = t;
+    s->cap = cap;
+    for (size_t i = 0; i < ocap; i++) {
+        if (!old[i].off)
+            continue;
+        size_t j = slot_of(s, old[i].k0);
+        while (t[j].off)
+            j = (j + 1) & (cap - 1);
+        t[j] = old[i];
+    }
+    free(old);
+    return 0;
+}
+
+static int index_put(space *s, uint64_t k0, uint64_t k1, uint64_t off)
+{
+    ent *e = find(s, k0, k1);
+    if (e) {
+        e->off = off;
+        return 0;
+    }
+    if ((s->n + 1) * 2 > s->cap && grow(s))
+        return -1;
+    size_t i = slot_of(s, k0);
+    while (s->tab[i].off)
+        i = (i + 1) & (s->cap - 1);
+    s->tab[i] = (ent){k0, k1, off};
+    s->n++;
+    return 0;
+}
+
+/* Removes e (backward-shift deletion keeps probe chains intact). */
+static void index_del(space *s, ent *e)
+{
+    size_t i = (size_t)(e - s->tab), mask = s->cap - 1;
+    for (size_t j = (i + 1) & mask; s->tab[j].off; j = (j + 1) & mask) {
+        size_t home = slot_of(s, s->tab[j].k0);
+        /* move j back to i when i lies cyclically in [home, j) */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            s->tab[i] = s->tab[j];
+            i = j;
+        }
+    }
+    s->tab[i].off = 0;
+    s->n--;
+}
+
+/* ---- files ---- */
+
+static int scratch(rp_cache *c, size_t n)
+{
+    if (n <= c->bufcap)
+        return 0;
+    unsigned char *b = realloc(c->buf, n);
+    if (!b)
+        return -1;
+    c->buf = b;
+    c->bufcap = n;
+    return 0;
+}
+
+static void header_make(unsigned char h[HDR_SIZE], const char *name, const char *model, size_t dim)
+{
+    memset(h, 0, HDR_SIZE);
+    memcpy(h, MAGIC, 8);
+    uint32_t probe = 0x01020304u, d = (uint32_t)dim, nl = (uint32_t)strlen(name),
+             ml = (uint32_t)strlen(model);
+    float one = 1.0f;
+    memcpy(h + 8, &probe, 4);
+    memcpy(h + 12, &one, 4);
+    memcpy(h + 16, &d, 4);
+    memcpy(h + 20, &nl, 4);
+    memcpy(h + 24, &ml, 4);
+    memcpy(h + 32, name, nl);
+    memcpy(h + 32 + nl, model, ml);
+    uint64_t chk = check64(h, HDR_SIZE - 8);
+    memcpy(h + HDR_SIZE - 8, &chk, 8);
+}
+
+static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
+{
+    size_t put = 0;
+    while (put < n) {
+        ssize_t r = pwrite(fd, (const char *)buf + put, n - put, (off_t)(off + put));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        put += (size_t)r;
+    }
+    return 0;
+}
+
+static int lock_fd(int fd, int op)
+{
+    while (flock(fd, op) != 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
+/* Opens sp's file (creating it when create is set). *absent = 1 when it does not exist and was
+ * not created. Under the lock: a new or torn header is (re)written; a foreign one is an error. */
+static int space_open(rp_cache *c, space *sp, int create, int *absent)
+{
+    *absent = 0;
+    if (sp->fd >= 0)
+        return RP_OK;
+    int fd = open(sp->path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+    if (fd < 0 && errno == ENOENT && !create) {
+        *absent = 1;
+        return RP_OK;
+    }
+    if (fd < 0)
+        return c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+    unsigned char want[HDR_SIZE], have[HDR_SIZE];
+    header_make(want, sp->name, sp->model, sp->dim);
+    int rc = RP_OK;
+    if (lock_fd(fd, LOCK_EX)) {
+        rc = c_fail(c, RP_EIO, "%s: lock: %s", sp->path, strerror(errno));
+        goto out;
+    }
+    ssize_t got = pread_full(fd, have, HDR_SIZE, 0);
+    if (got < 0) {
+        rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+    } else if (got < HDR_SIZE) {
+        /* new, or a creator crashed before its header was complete: nothing else is there */
+        if (ftruncate(fd, 0) != 0 || pwrite_full(fd, want, HDR_SIZE, 0) != 0)
+            rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+    } else if (memcmp(have, want, HDR_SIZE) != 0) {
+        rc = c_fail(c, RP_ECORRUPT, "%s is not a cache file for %s/%s dim %zu", sp->path, sp->name,
+                    sp->model, sp->dim);
+    }
+    lock_fd(fd, LOCK_UN);
+out:
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    sp->fd = fd;
+    sp->scanned = HDR_SIZE;
+    return RP_OK;
+}
+
+/* Indexes the records appended since the last scan. */
+static int space_refresh(rp_cache *c, space *sp)
+{
+    if (sp->fd < 0)
+        return RP_OK;
+    struct stat st;
+    if (fstat(sp->fd, &st) != 0)
+        return c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+    uint64_t end = (uint64_t)st.st_size;
+    if (end < sp->scanned) /* cut back by a writer repairing a torn tail */
+        sp->scanned = end - (end - HDR_SIZE) % sp->rec;
+    size_t per = SCAN_BLOCK / sp->rec ? SCAN_BLOCK / sp->rec : 1;
+    if (scratch(c, per * sp->rec))
+        return c_fail(c, RP_ENOMEM, "out of memory");
+    while (end - sp->scanned >= sp->rec) {
+        size_t want = (size_t)((end - sp->scanned) / sp->rec);
+        if (want > per)
+            want = per;
+        ssize_t got = pread_full(sp->fd, c->buf, want * sp->rec, sp->scanned);
+        if (got < 0)
+            return c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+        size_t recs = (size_t)got / sp->rec;
+        if (!recs)
+            break;
+        for (size_t i = 0; i < recs; i++) {
+            const unsigned char *r = c->buf + i * sp->rec;
+            uint64_t k[2], chk;
+            memcpy(k, r, 16);
+            memcpy(&chk, r + sp->rec - 8, 8);
+            if ((k[0] || k[1]) && check64(r, sp->rec - 8) == chk &&
+                index_put(sp, k[0], k[1], sp->scanned + i * sp->rec))
+                return c_fail(c, RP_ENOMEM, "out of memory");
+        }
+        sp->scanned += recs * sp->rec;
+    }
+    return RP_OK;
+}
+
+static void space_free(space *sp)
+{
+    if (!sp)
+        return;
+    if (sp->fd >= 0)
+        close(sp->fd);
+    free(sp->name);
+    free(sp->model);
+    free(sp->path);
+    free(sp->tab);
+    free(sp);
+}
+
+static void names_hex(char out[RP_HASH_HEX], const char *name, const char *model)
+{
+    size_t nl = strlen(name), ml = strlen(model);
+    char *b = malloc(nl + ml + 1);
+    if (!b) {
+        rp_hash_hex(out, "", 0);
+        return;
+    }
+    memcpy(b, name, nl);
+    b[nl] = 0;
+    memcpy(b + nl + 1, model, ml);
+    rp_hash_hex(out, b, nl + ml + 1);
+    free(b);
+}
+
+/* The space of (name, model, dim), made when new (its file is opened lazily). */
+static int space_get(rp_cache *c, space **out, const char *name, const char *model, size_t dim)
+{
+    for (size_t i = 0; i < c->nsp; i++) {
+        space *sp = c->sp[i];
+        if (sp->dim == dim && !strcmp(sp->name, name) && !strcmp(sp->model, model)) {
+            *out = sp;
+            return RP_OK;
+        }
+    }
+    if (!dim || dim > MAX_DIM || strlen(name) + strlen(model) > MAX_NAMES)
+        return c_fail(c, RP_EINVAL, "bad key (dim %zu, %zu bytes of names)", dim,
+                      strlen(name) + strlen(model));
+    space **v = realloc(c->sp, (c->nsp + 1) * sizeof *v);
+    if (!v)
+        return c_fail(c, RP_ENOMEM, "out of memory");
+    c->sp = v;
+    space *sp = calloc(1, sizeof *sp);
+    char hex[RP_HASH_HEX];
+    names_hex(hex, name, model);
+    if (!sp || !(sp->name = strdup(name)) || !(sp->model = strdup(model)) ||
+        asprintf(&sp->path, "%s/emb-%s-d%zu.v1", c->dir, hex, dim) < 0) {
+        if (sp)
+            sp->path = NULL;
+        space_free(sp);
+        return c_fail(c, RP_ENOMEM, "out of memory");
+    }
+    sp->fd = -1;
+    sp->dim = dim;
+    sp->rec = rec_size(dim);
+    c->sp[c->nsp++] = sp;
+    *out = sp;
+    return RP_OK;
+}
+
+/* ---- the API ---- */
 
 void rp_cache_free(rp_cache *c)
 {
     if (!c)
         return;
-    sqlite3_finalize(c->get);
-    sqlite3_finalize(c->put);
-    sqlite3_finalize(c->dims);
-    sqlite3_close(c->db);
+    for (size_t i = 0; i < c->nsp; i++)
+        space_free(c->sp[i]);
+    free(c->sp);
+    free(c->buf);
+    free(c->dir);
     free(c);
 }
 
@@ -43,48 +405,124 @@ int rp_cache_open(rp_cache **out, const char *dir, char *err, size_t errlen)
     int rc = rp_mkdir_p(dir, err, errlen);
     if (rc)
         return rc;
+    if (access(dir, W_OK | X_OK) != 0)
+        return rp_err(err, errlen, RP_EIO, "embedding cache in %s: %s", dir, strerror(errno));
     rp_cache *c = calloc(1, sizeof *c);
-    char *path = NULL;
-    if (!c || asprintf(&path, "%s/embeddings.sqlite", dir) < 0) {
+    if (!c || !(c->dir = strdup(dir))) {
         free(c);
         return rp_err(err, errlen, RP_ENOMEM, "out of memory");
     }
-    int sr = sqlite3_open_v2(
-        path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    free(path);
-    if (sr != SQLITE_OK)
-        goto fail;
-    sqlite3_busy_timeout(c->db, 30000);
-    if (sqlite3_exec(c->db,
-                     "PRAGMA journal_mode=WAL;"
-                     "PRAGMA synchronous=NORMAL;"
-                     /* Vectors are large rows: keep them out of the key's B-tree (a rowid
-                        table plus a unique index). */
-                     "CREATE TABLE IF NOT EXISTS emb2(id INTEGER PRIMARY KEY,"
-                     " embedder TEXT NOT NULL, model TEXT NOT NULL, dim INTEGER NOT NULL,"
-                     " hash TEXT NOT NULL, vec BLOB NOT NULL);"
-                     "CREATE UNIQUE INDEX IF NOT EXISTS emb2_key ON emb2(embedder, model, dim,"
-                     " hash);",
-                     NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(c->db,
-                           "SELECT vec FROM emb2 WHERE embedder=?1 AND model=?2 AND dim=?3 AND "
-                           "hash=?4",
-                           -1, &c->get, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(
-            c->db,
-            "INSERT OR REPLACE INTO emb2(embedder, model, dim, hash, vec) VALUES(?1,?2,?3,?4,?5)",
-            -1, &c->put, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(c->db,
-                           "SELECT DISTINCT dim FROM emb2 WHERE embedder=?1 AND model=?2 LIMIT 2",
-                           -1, &c->dims, NULL) != SQLITE_OK)
-        goto fail;
     *out = c;
     return RP_OK;
-fail:
-    rp_err(err, errlen, RP_EIO, "embedding cache in %s: %s", dir,
-           c->db ? sqlite3_errmsg(c->db) : "cannot open");
-    rp_cache_free(c);
-    return RP_EIO;
+}
+
+/* Reads the hits among keys k[0..n) of sp into out (dim floats each) and sets found[i]; adjacent
+ * records are read together. A record whose check fails is dropped from the index (a miss). */
+static int read_hits(rp_cache *c, space *sp, float *out, int *found, const uint64_t (*k)[2],
+                     size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        ent *e = find(sp, k[i][0], k[i][1]);
+        found[i] = 0;
+        if (!e) {
+            i++;
+            continue;
+        }
+        /* a run of keys whose records follow each other in the file */
+        uint64_t start = e->off;
+        size_t j = i + 1;
+        while (j < n && j - i < 256) {
+            ent *f = find(sp, k[j][0], k[j][1]);
+            if (!f || f->off != start + (j - i) * sp->rec)
+                break;
+            j++;
+        }
+        size_t len = (j - i) * sp->rec;
+        if (scratch(c, len))
+            return c_fail(c, RP_ENOMEM, "out of memory");
+        ssize_t got = pread_full(sp->fd, c->buf, len, start);
+        if (got < 0)
+            return c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+        for (size_t m = i; m < j; m++) {
+            const unsigned char *r = c->buf + (m - i) * sp->rec;
+            uint64_t chk;
+            if ((size_t)got < (m - i + 1) * sp->rec ||
+                (memcpy(&chk, r + sp->rec - 8, 8), check64(r, sp->rec - 8) != chk) ||
+                memcmp(r, k[m], 16) != 0) {
+                ent *f = find(sp, k[m][0], k[m][1]);
+                if (f)
+                    index_del(sp, f);
+                continue;
+            }
+            memcpy(out + m * sp->dim, r + 16, sp->dim * sizeof(float));
+            found[m] = 1;
+        }
+        i = j;
+    }
+    return RP_OK;
+}
+
+/* Looks keys up: opens and refreshes the file as needed. */
+static int lookup(rp_cache *c, space *sp, float *out, int *found, const uint64_t (*k)[2], size_t n)
+{
+    int absent = 0, rc = space_open(c, sp, 0, &absent);
+    if (rc || absent) {
+        for (size_t i = 0; i < n; i++)
+            found[i] = 0;
+        return rc;
+    }
+    int miss = sp->scanned == HDR_SIZE; /* never scanned */
+    for (size_t i = 0; !miss && i < n; i++)
+        miss = find(sp, k[i][0], k[i][1]) == NULL;
+    if (miss && (rc = space_refresh(c, sp)))
+        return rc;
+    return read_hits(c, sp, out, found, k, n);
+}
+
+/* Appends n records (keys k, vectors v) at the end of the file, cutting a torn tail first. */
+static int append(rp_cache *c, space *sp, const uint64_t (*k)[2], const float *v, size_t n)
+{
+    int absent = 0, rc = space_open(c, sp, 1, &absent);
+    if (rc)
+        return rc;
+    if (scratch(c, n * sp->rec))
+        return c_fail(c, RP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char *r = c->buf + i * sp->rec;
+        memcpy(r, k[i], 16);
+        memcpy(r + 16, v + i * sp->dim, sp->dim * sizeof(float));
+        uint64_t chk = check64(r, sp->rec - 8);
+        memcpy(r + sp->rec - 8, &chk, 8);
+    }
+    if (lock_fd(sp->fd, LOCK_EX))
+        return c_fail(c, RP_EIO, "%s: lock: %s", sp->path, strerror(errno));
+    struct stat st;
+    uint64_t end = 0;
+    if (fstat(sp->fd, &st) != 0) {
+        rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+    } else {
+        end = (uint64_t)st.st_size;
+        uint64_t torn = end < HDR_SIZE ? 0 : (end - HDR_SIZE) % sp->rec;
+        if (end < HDR_SIZE) {
+            rc = c_fail(c, RP_ECORRUPT, "%s lost its header", sp->path);
+        } else if (torn && ftruncate(sp->fd, (off_t)(end - torn)) != 0) {
+            rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+        } else {
+            end -= torn;
+            if (pwrite_full(sp->fd, c->buf, n * sp->rec, end) != 0)
+                rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+        }
+    }
+    lock_fd(sp->fd, LOCK_UN);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (index_put(sp, k[i][0], k[i][1], end + i * sp->rec))
+            return c_fail(c, RP_ENOMEM, "out of memory");
+    if (sp->scanned == end)
+        sp->scanned = end + n * sp->rec;
+    return RP_OK;
 }
 
 int rp_cache_get(rp_cache *c, float *out, int *found, const char *name, const char *model,
@@ -92,71 +530,64 @@ int rp_cache_get(rp_cache *c, float *out, int *found, const char *name, const ch
 {
     if (!c || !out || !found || !name || !model || !dim || !text_hash)
         return RP_EINVAL;
-    sqlite3_reset(c->get);
-    sqlite3_bind_text(c->get, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(c->get, 2, model, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(c->get, 3, (sqlite3_int64)dim);
-    sqlite3_bind_text(c->get, 4, text_hash, -1, SQLITE_STATIC);
-    int sr = sqlite3_step(c->get);
-    if (sr == SQLITE_DONE) {
-        *found = 0;
-        sqlite3_reset(c->get);
-        return RP_OK;
-    }
-    if (sr != SQLITE_ROW) {
-        int rc = c_fail(c, RP_EIO, "read");
-        sqlite3_reset(c->get);
+    c->err[0] = 0;
+    space *sp;
+    int rc = space_get(c, &sp, name, model, dim);
+    if (rc)
         return rc;
-    }
-    const void *blob = sqlite3_column_blob(c->get, 0);
-    size_t n = (size_t)sqlite3_column_bytes(c->get, 0);
-    if (n != dim * sizeof(float) || !blob) {
-        sqlite3_reset(c->get);
-        snprintf(c->err, sizeof c->err, "embedding cache: entry of %zu bytes for dim %zu", n, dim);
-        return RP_ECORRUPT;
-    }
-    memcpy(out, blob, n);
-    *found = 1;
-    sqlite3_reset(c->get);
+    uint64_t k[1][2];
+    key_of(k[0], text_hash);
+    int f = 0;
+    if ((rc = lookup(c, sp, out, &f, (const uint64_t(*)[2])k, 1)))
+        return rc;
+    *found = f;
     return RP_OK;
-}
-
-static int put_one(rp_cache *c, const char *name, const char *model, size_t dim,
-                   const char *text_hash, const float *v)
-{
-    sqlite3_reset(c->put);
-    sqlite3_bind_text(c->put, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(c->put, 2, model, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(c->put, 3, (sqlite3_int64)dim);
-    sqlite3_bind_text(c->put, 4, text_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(c->put, 5, v, (int)(dim * sizeof(float)), SQLITE_STATIC);
-    int sr = sqlite3_step(c->put);
-    sqlite3_reset(c->put);
-    return sr == SQLITE_DONE ? RP_OK : c_fail(c, RP_EIO, "write");
 }
 
 int rp_cache_put(rp_cache *c, const char *name, const char *model, size_t dim,
                  const char *text_hash, const float *v)
 {
-    if (!c || !name || !model || !dim || dim > 1000000 || !text_hash || !v)
+    if (!c || !name || !model || !dim || dim > MAX_DIM || !text_hash || !v)
         return RP_EINVAL;
-    return put_one(c, name, model, dim, text_hash, v);
+    c->err[0] = 0;
+    space *sp;
+    int rc = space_get(c, &sp, name, model, dim);
+    if (rc)
+        return rc;
+    uint64_t k[1][2];
+    key_of(k[0], text_hash);
+    return append(c, sp, (const uint64_t(*)[2])k, v, 1);
 }
 
 /* The cache's one dimension for (name, model), 0 when none or several. */
 static size_t known_dim(rp_cache *c, const char *name, const char *model)
 {
-    sqlite3_reset(c->dims);
-    sqlite3_bind_text(c->dims, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(c->dims, 2, model, -1, SQLITE_STATIC);
-    size_t d = 0;
-    int rows = 0;
-    while (sqlite3_step(c->dims) == SQLITE_ROW) {
-        d = (size_t)sqlite3_column_int64(c->dims, 0);
-        rows++;
+    char hex[RP_HASH_HEX], prefix[64];
+    names_hex(hex, name, model);
+    int pl = snprintf(prefix, sizeof prefix, "emb-%s-d", hex);
+    DIR *d = opendir(c->dir);
+    if (!d)
+        return 0;
+    size_t dim = 0;
+    int count = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, prefix, (size_t)pl) != 0)
+            continue;
+        char *end = NULL;
+        unsigned long v = strtoul(de->d_name + pl, &end, 10);
+        if (!v || v > MAX_DIM || !end || strcmp(end, ".v1") != 0)
+            continue;
+        space *sp;
+        int absent = 0;
+        if (space_get(c, &sp, name, model, v) || space_open(c, sp, 0, &absent) || absent)
+            continue;
+        dim = v;
+        count++;
     }
-    sqlite3_reset(c->dims);
-    return rows == 1 ? d : 0;
+    closedir(d);
+    c->err[0] = 0;
+    return count == 1 ? dim : 0;
 }
 
 int rp_embed_cached(float **out, size_t *hits, rp_cache *c, rp_embedder *e,
@@ -172,27 +603,40 @@ int rp_embed_cached(float **out, size_t *hits, rp_cache *c, rp_embedder *e,
         dim = known_dim(c, name, model);
         assumed = dim != 0;
     }
-    float *v = NULL, *fresh = NULL;
-    size_t *miss = NULL, nmiss = 0, nhits = 0;
+    float *v = NULL, *fresh = NULL, *mvec = NULL;
+    size_t *miss = NULL, nmiss = 0, nhits = 0, cnt = n ? n : 1;
     const char **mtexts = NULL;
+    uint64_t(*keys)[2] = NULL, (*mkeys)[2] = NULL;
+    int *found = NULL;
     int rc = RP_ENOMEM;
-    if (!(miss = malloc((n ? n : 1) * sizeof *miss)) ||
-        !(mtexts = malloc((n ? n : 1) * sizeof *mtexts)))
+    if (!(miss = malloc(cnt * sizeof *miss)) || !(mtexts = malloc(cnt * sizeof *mtexts)) ||
+        !(keys = malloc(cnt * sizeof *keys)) || !(mkeys = malloc(cnt * sizeof *mkeys)) ||
+        !(found = calloc(cnt, sizeof *found))) {
+        c_fail(c, RP_ENOMEM, "out of memory");
         goto out;
-    if (dim) {
-        if (!(v = malloc((n ? n : 1) * dim * sizeof *v)))
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!hashes[i] || !texts[i]) {
+            rc = c_fail(c, RP_EINVAL, "text %zu or its hash is missing", i);
             goto out;
-        for (size_t i = 0; i < n; i++) {
-            int found = 0;
-            if ((rc = rp_cache_get(c, v + i * dim, &found, name, model, dim, hashes[i])))
-                goto out;
-            if (found)
-                nhits++;
-            else
-                miss[nmiss++] = i;
         }
-    } else {
-        for (size_t i = 0; i < n; i++)
+        key_of(keys[i], hashes[i]);
+    }
+    space *sp = NULL;
+    if (dim) {
+        if ((rc = space_get(c, &sp, name, model, dim)))
+            goto out;
+        if (!(v = malloc(cnt * dim * sizeof *v))) {
+            rc = c_fail(c, RP_ENOMEM, "out of memory");
+            goto out;
+        }
+        if ((rc = lookup(c, sp, v, found, (const uint64_t(*)[2])keys, n)))
+            goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (found[i])
+            nhits++;
+        else
             miss[nmiss++] = i;
     }
     if (nmiss) {
@@ -204,37 +648,43 @@ int rp_embed_cached(float **out, size_t *hits, rp_cache *c, rp_embedder *e,
         }
         size_t edim = rp_embedder_dim(e);
         if (dim && edim != dim) {
-            rc = RP_EDIM;
-            snprintf(c->err, sizeof c->err, "embedder dimension %zu, cache%s has %zu", edim,
-                     assumed ? " (assumed)" : "", dim);
+            rc = c_fail(c, RP_EDIM, "embedder dimension %zu, cache%s has %zu", edim,
+                        assumed ? " (assumed)" : "", dim);
             goto out;
         }
         if (!dim) {
             dim = edim;
-            if (!(v = malloc((n ? n : 1) * dim * sizeof *v))) {
-                rc = RP_ENOMEM;
+            if ((rc = space_get(c, &sp, name, model, dim)))
+                goto out;
+            if (!(v = malloc(cnt * dim * sizeof *v))) {
+                rc = c_fail(c, RP_ENOMEM, "out of memory");
                 goto out;
             }
         }
-        if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-            rc = c_fail(c, RP_EIO, "begin");
+        /* duplicates within a batch are stored once (checked for batches of up to 1024 misses;
+         * beyond, a duplicate is only stored twice, which is harmless) */
+        size_t nput = 0;
+        if (!(mvec = malloc(nmiss * dim * sizeof *mvec))) {
+            rc = c_fail(c, RP_ENOMEM, "out of memory");
             goto out;
         }
         for (size_t k = 0; k < nmiss; k++) {
             memcpy(v + miss[k] * dim, fresh + k * dim, dim * sizeof *v);
-            if ((rc = put_one(c, name, model, dim, hashes[miss[k]], fresh + k * dim))) {
-                sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-                goto out;
-            }
+            int dup = 0;
+            for (size_t m = 0; nmiss <= 1024 && m < nput && !dup; m++)
+                dup = mkeys[m][0] == keys[miss[k]][0] && mkeys[m][1] == keys[miss[k]][1];
+            if (dup)
+                continue;
+            mkeys[nput][0] = keys[miss[k]][0];
+            mkeys[nput][1] = keys[miss[k]][1];
+            memcpy(mvec + nput * dim, fresh + k * dim, dim * sizeof *v);
+            nput++;
         }
-        if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            rc = c_fail(c, RP_EIO, "commit");
-            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        if ((rc = append(c, sp, (const uint64_t(*)[2])mkeys, mvec, nput)))
             goto out;
-        }
     }
     if (!v && !(v = malloc(sizeof *v))) {
-        rc = RP_ENOMEM;
+        rc = c_fail(c, RP_ENOMEM, "out of memory");
         goto out;
     }
     rc = RP_OK;
@@ -245,7 +695,11 @@ int rp_embed_cached(float **out, size_t *hits, rp_cache *c, rp_embedder *e,
 out:
     free(v);
     free(fresh);
+    free(mvec);
     free(miss);
     free(mtexts);
+    free(keys);
+    free(mkeys);
+    free(found);
     return rc;
 }

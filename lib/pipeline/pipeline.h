@@ -217,9 +217,11 @@ int rp_embedder_openai_new(rp_embedder **out, const rp_openai_options *opts, cha
 
 /* ---- Embedding cache --------------------------------------------------------------------- */
 
-/* A persistent cache of embeddings keyed by (embedder name, model, dim, text hash), in
- * <dir>/embeddings.sqlite (SQLite, WAL: a crash loses at most uncommitted batches, never the
- * file). Several processes may share one cache. */
+/* A persistent cache of embeddings keyed by (embedder name, model, dim, text hash): one
+ * append-only file of checked fixed-size records per (name, model, dim) under dir, indexed in
+ * memory when first used (cache.c describes the format). Several processes may share one cache;
+ * a crash or power loss can lose recent entries (they are embedded again) but the cache never
+ * answers a damaged vector. It is not fsync'ed: it is a cache, not state. */
 typedef struct rp_cache rp_cache;
 int rp_cache_open(rp_cache **out, const char *dir, char *err, size_t errlen);
 void rp_cache_free(rp_cache *c);

@@ -6,8 +6,10 @@
 #include "scripted.h"
 #include "tap.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
 static uint32_t rnd(void)
@@ -351,10 +353,135 @@ static void test_cache(void)
     ok(system(cmd) == 0, "cleanup");
 }
 
+/* The one cache file of (counting, m, 16) under cdir. */
+static int cache_file(char *out, size_t cap, const char *cdir)
+{
+    DIR *d = opendir(cdir);
+    struct dirent *de;
+    int n = 0;
+    while (d && (de = readdir(d)))
+        if (strncmp(de->d_name, "emb-", 4) == 0 && strstr(de->d_name, "-d16.v1")) {
+            snprintf(out, cap, "%s/%s", cdir, de->d_name);
+            n++;
+        }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* The cache file: torn tails, damaged records, foreign headers, two handles at once. */
+static void test_cache_files(void)
+{
+    char dir[64] = "/tmp/rp_cachef_XXXXXX";
+    ok(mkdtemp(dir) != NULL, "temp dir");
+    char cdir[128], path[512], err[256];
+    snprintf(cdir, sizeof cdir, "%s/cache", dir);
+    counting ce = {{&counting_vt}, NULL, 0, 0, 0};
+    rp_embedder_hash_new(&ce.inner, 16);
+    const char *texts[] = {"one fish", "two fish", "red fish", "blue fish"};
+    char h[4][RP_HASH_HEX];
+    const char *hp[4];
+    for (int i = 0; i < 4; i++) {
+        rp_hash_hex(h[i], texts[i], strlen(texts[i]));
+        hp[i] = h[i];
+    }
+    rp_cache *a = NULL, *b = NULL;
+    is_int(rp_cache_open(&a, cdir, err, sizeof err), 0, "open a");
+    is_int(rp_cache_open(&b, cdir, err, sizeof err), 0, "open b");
+    float *v = NULL, *ref = NULL;
+    size_t hits = 9;
+    /* b looks first (no file yet), then a stores: b sees a's entries on its next miss */
+    is_int(rp_embed_cached(&v, &hits, b, &ce.base, texts, hp, 0), 0, "b: empty batch");
+    free(v);
+    float one[16];
+    int found = 1;
+    is_int(rp_cache_get(b, one, &found, "counting", "m", 16, hp[0]), 0, "b: get before");
+    is_int(found, 0, "b: nothing yet");
+    is_int(rp_embed_cached(&ref, &hits, a, &ce.base, texts, hp, 2), 0, "a stores 2");
+    is_int(cache_file(path, sizeof path, cdir), 1, "one file for (counting, m, 16)");
+    off_t rec = 16 + 16 * 4 + 8, size2 = file_size(path);
+    is_int((long)((size2 - 1024) / rec), 2, "two records after the header");
+    is_int(rp_cache_get(b, one, &found, "counting", "m", 16, hp[1]), 0, "b: get after");
+    ok(found && !memcmp(one, ref + 16, sizeof one), "b sees a's entry");
+
+    /* a torn tail (a writer killed mid-record) is ignored, then cut off by the next writer */
+    FILE *f = fopen(path, "ab");
+    ok(f && fwrite("garbage-partial-record", 1, 22, f) == 22, "torn tail appended");
+    if (f)
+        fclose(f);
+    rp_cache *c = NULL;
+    is_int(rp_cache_open(&c, cdir, err, sizeof err), 0, "open c");
+    ce.embedded = 0;
+    float *v2 = NULL;
+    is_int(rp_embed_cached(&v2, &hits, c, &ce.base, texts, hp, 3), 0, "c: 2 hits, 1 new");
+    is_int(hits, 2, "c: the 2 records before the torn tail are hits");
+    is_int(ce.embedded, 1, "c: only the new text embedded");
+    is_int((long)file_size(path), (long)(size2 + rec), "torn tail cut, one record appended");
+    free(v2);
+
+    /* a damaged record is a miss (embedded again and stored again), never a wrong vector */
+    f = fopen(path, "r+b");
+    ok(f && fseek(f, 1024 + 16 + 4, SEEK_SET) == 0 && fputc(0x5a, f) != EOF, "record 0 damaged");
+    if (f)
+        fclose(f);
+    rp_cache *d = NULL;
+    is_int(rp_cache_open(&d, cdir, err, sizeof err), 0, "open d");
+    ce.embedded = 0;
+    is_int(rp_embed_cached(&v2, &hits, d, &ce.base, texts, hp, 3), 0, "d: lookup");
+    is_int(hits, 2, "d: the damaged record is not a hit");
+    is_int(ce.embedded, 1, "d: its text embedded again");
+    ok(v2 && !memcmp(v2, ref, 16 * sizeof(float)), "d: the right vector");
+    free(v2);
+    /* c had indexed the record before it was damaged: its read checks it again */
+    found = 1;
+    rp_cache *e = NULL;
+    is_int(rp_cache_open(&e, cdir, err, sizeof err), 0, "open e");
+    is_int(rp_cache_get(e, one, &found, "counting", "m", 16, hp[0]), 0, "e: get");
+    ok(found && !memcmp(one, ref, sizeof one), "e: the re-stored record wins");
+    f = fopen(path, "r+b");
+    ok(f && fseek(f, 1024 + rec + 16, SEEK_SET) == 0 && fputc(0x11, f) != EOF,
+       "record 1 damaged after c indexed it");
+    if (f)
+        fclose(f);
+    found = 1;
+    is_int(rp_cache_get(c, one, &found, "counting", "m", 16, hp[1]), 0, "c: get damaged");
+    is_int(found, 0, "c: a record damaged after indexing is a miss");
+
+    /* a file that is not this space's cache is an error, not a silent miss */
+    rp_cache_free(e);
+    e = NULL;
+    f = fopen(path, "r+b");
+    ok(f && fseek(f, 40, SEEK_SET) == 0 && fputc('X', f) != EOF, "header damaged");
+    if (f)
+        fclose(f);
+    is_int(rp_cache_open(&e, cdir, err, sizeof err), 0, "open e again");
+    is_int(rp_cache_get(e, one, &found, "counting", "m", 16, hp[0]), RP_ECORRUPT,
+           "foreign header: RP_ECORRUPT");
+    ok(strstr(rp_cache_errmsg(e), "not a cache file") != NULL, "message says what is wrong");
+
+    free(ref);
+    rp_cache_free(a);
+    rp_cache_free(b);
+    rp_cache_free(c);
+    rp_cache_free(d);
+    rp_cache_free(e);
+    rp_embedder_free(ce.inner);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ok(system(cmd) == 0, "cleanup");
+}
+
 int main(void)
 {
     test_hash_embedder();
     test_openai();
     test_cache();
+    test_cache_files();
     return tap_done();
 }
