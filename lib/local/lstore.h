@@ -249,6 +249,10 @@ float ls_score(ls_distance d, const float *restrict q, const float *restrict v, 
  * epsilon or within 1e-6 of 1. */
 void ls_cosine_preprocess(float *v, size_t n);
 
+/* 1 when text[0..len) is a JSON object that json-c (strict, UTF-8 validated) parses and prints
+ * back byte for byte (plain, no slash escapes) with only integer numbers; 0 when not sure. */
+int ls_json_canonical_object(const char *text, size_t len);
+
 /* A compiled Qdrant filter. */
 typedef struct ls_filter ls_filter;
 /* Compiles filter JSON text. NULL/"" /"null" give *out = NULL (matches everything). Errors:

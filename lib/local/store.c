@@ -1556,7 +1556,8 @@ int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, c
             return seterr(s, LS_EINVAL, "point %zu: invalid id kind %d", i, ids[i].kind);
     if ((r = check_vectors(s, vectors, n, dim)))
         return r;
-    /* Payloads: parsed and re-serialised compactly, before taking the write lock. */
+    /* Payloads: kept as given when already in the form json-c prints (ls_json_canonical_object),
+     * else parsed and re-serialised compactly; before taking the write lock. */
     prepared *pp = calloc(n ? n : 1, sizeof *pp);
     float *vecs = NULL;
     if (!pp)
@@ -1569,6 +1570,15 @@ int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, c
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     for (size_t i = 0; i < n; i++) {
         const char *t = payloads ? payloads[i] : NULL;
+        if (t && ls_json_canonical_object(t, strlen(t))) {
+            /* already what json-c would store: kept as given, parsed only when a filter or a
+             * reader needs it */
+            if (!(pp[i].text = strdup(t))) {
+                r = nomem(s);
+                goto done;
+            }
+            continue;
+        }
         if (!t) {
             pp[i].obj = json_object_new_object();
         } else {
