@@ -301,6 +301,15 @@ static void count(const rp_build_config *cfg, const char *step, size_t done, siz
         cfg->count(cfg->progress_ud, step, done, total);
 }
 
+/* CPU time of the process so far, in ms. */
+static int64_t cpu_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- the steps ---- */
 
 typedef struct {
@@ -933,6 +942,7 @@ int rp_build_execute(rp_state *s, const char *run_id, const rp_build_config *cfg
         run = read_run(s, run_id);
         int attempt = run_step_attempts(run, i);
         progress(cfg, name, "running (attempt %d)", attempt);
+        int64_t cpu0 = cpu_ms();
         if (cfg->fail.step && strcmp(cfg->fail.step, name) == 0 &&
             (cfg->fail.times < 0 || attempt <= cfg->fail.times)) {
             rc = fail(err, errlen, RP_ESTOPPED, "failure injected at %s (attempt %d)", name,
@@ -961,13 +971,14 @@ int rp_build_execute(rp_state *s, const char *run_id, const rp_build_config *cfg
                 break;
             }
         }
+        int64_t cpu = cpu_ms() - cpu0;
         if (rc) {
-            rp_step_update(s, run_id, name, RP_FAILED, err);
+            rp_step_update_cpu(s, run_id, name, RP_FAILED, err, cpu);
             rp_run_set_status(s, run_id, RP_FAILED, err);
             rp_index_set_state(s, cfg->index, version, RP_V_FAILED); /* if still building */
             progress(cfg, name, "FAILED: %s", err);
         } else {
-            rp_step_update(s, run_id, name, RP_SUCCEEDED, NULL);
+            rp_step_update_cpu(s, run_id, name, RP_SUCCEEDED, NULL, cpu);
         }
     }
     if (rc == RP_OK)

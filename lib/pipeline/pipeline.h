@@ -268,7 +268,7 @@ const char *rp_status_name(int status); /* "QUEUED", ...; NULL when unknown */
  * {"run_id":..,"index":..,"status":"QUEUED","created_ms":..,"updated_ms":..,"params":{..},
  *  "version":null,"error":null,
  *  "steps":[{"name":..,"status":"PENDING","attempts":0,"started_ms":null,"finished_ms":null,
- *            "duration_ms":null,"error":null}],
+ *            "duration_ms":null,"cpu_ms":null,"error":null}],
  *  "replays":[{"from":..,"at_ms":..}],
  *  "artifacts":{"<name>":{"step":..,"file":..,"hash":..,"bytes":..,"records":..,
  *                         "params":{..},"params_hash":..}},
@@ -283,6 +283,10 @@ int rp_run_set_status(rp_state *s, const char *run_id, int status, const char *e
  * Appends an event. */
 int rp_step_update(rp_state *s, const char *run_id, const char *step, int status,
                    const char *error);
+/* The same, also recording the step's "cpu_ms" (CPU time the process spent on it; < 0: null)
+ * when status ends the step. */
+int rp_step_update_cpu(rp_state *s, const char *run_id, const char *step, int status,
+                       const char *error, int64_t cpu_ms);
 /* Appends an event (step and msg may be NULL). */
 int rp_run_event(rp_state *s, const char *run_id, const char *type, const char *step,
                  const char *msg);

@@ -251,6 +251,7 @@ int rp_run_create(rp_state *s, const char *run_id, const char *index, const char
         json_object_object_add(st, "started_ms", NULL);
         json_object_object_add(st, "finished_ms", NULL);
         json_object_object_add(st, "duration_ms", NULL);
+        json_object_object_add(st, "cpu_ms", NULL);
         json_object_object_add(st, "error", NULL);
         json_object_array_add(arr, st);
     }
@@ -275,6 +276,7 @@ typedef struct status_args {
     const char *type;
     const char *msg;
     int version;
+    int64_t cpu_ms;
 } status_args;
 
 static int do_set_status(rp_state *s, json_object *run, void *ud)
@@ -330,25 +332,34 @@ static int do_step(rp_state *s, json_object *run, void *ud)
         json_object_object_add(st, "started_ms", json_object_new_int64(now));
         json_object_object_add(st, "finished_ms", NULL);
         json_object_object_add(st, "duration_ms", NULL);
+        json_object_object_add(st, "cpu_ms", NULL);
         json_object_object_add(run, "status", jstr("RUNNING"));
     } else if (a->status != RP_PENDING) {
         json_object_object_add(st, "finished_ms", json_object_new_int64(now));
         if (json_object_object_get_ex(st, "started_ms", &v) && v)
             json_object_object_add(st, "duration_ms",
                                    json_object_new_int64(now - json_object_get_int64(v)));
+        json_object_object_add(st, "cpu_ms",
+                               a->cpu_ms >= 0 ? json_object_new_int64(a->cpu_ms) : NULL);
     }
     add_event(run, "step_status", a->step, a->error ? a->error : rp_status_name(a->status));
     return RP_OK;
 }
 
-int rp_step_update(rp_state *s, const char *run_id, const char *step, int status, const char *error)
+int rp_step_update_cpu(rp_state *s, const char *run_id, const char *step, int status,
+                       const char *error, int64_t cpu_ms)
 {
     if (!s)
         return RP_EINVAL;
     if (!step || !rp_status_name(status) || status == RP_QUEUED)
         return SFAIL(s, RP_EINVAL, "bad step or status");
-    status_args a = {.status = status, .error = error, .step = step};
+    status_args a = {.status = status, .error = error, .step = step, .cpu_ms = cpu_ms};
     return with_run(s, run_id, do_step, &a);
+}
+
+int rp_step_update(rp_state *s, const char *run_id, const char *step, int status, const char *error)
+{
+    return rp_step_update_cpu(s, run_id, step, status, error, -1);
 }
 
 static int do_event(rp_state *s, json_object *run, void *ud)

@@ -56,7 +56,7 @@ static void test_runs(rp_state *s)
 
     is_int(rp_step_update(s, "r1", "discover", RP_RUNNING, NULL), 0, "discover running");
     usleep(2000);
-    is_int(rp_step_update(s, "r1", "discover", RP_SUCCEEDED, NULL), 0, "discover done");
+    is_int(rp_step_update_cpu(s, "r1", "discover", RP_SUCCEEDED, NULL, 1234), 0, "discover done");
     is_int(rp_step_update(s, "r1", "chunk", RP_RUNNING, NULL), 0, "chunk running");
     is_int(rp_step_update(s, "r1", "chunk", RP_FAILED, "disk full"), 0, "chunk failed");
     is_int(rp_step_update(s, "r1", "nope", RP_RUNNING, NULL), RP_ENOTFOUND, "unknown step");
@@ -67,6 +67,8 @@ static void test_runs(rp_state *s)
     is_str(jget(j, "steps.0.status"), "SUCCEEDED", "step status");
     is_str(jget(j, "steps.0.attempts"), "1", "attempt counted");
     ok(atoi(jget(j, "steps.0.duration_ms")) >= 2, "duration measured");
+    is_str(jget(j, "steps.0.cpu_ms"), "1234", "CPU time recorded");
+    is_str(jget(j, "steps.1.cpu_ms"), "null", "no CPU time given: null");
     is_str(jget(j, "steps.1.error"), "disk full", "step error");
     ok(json_object_array_length(json_object_object_get(j, "events")) == 7, "event timeline");
     is_str(jget(j, "events.6.msg"), "operator looked", "event text");
