@@ -164,6 +164,10 @@ static int step_params(rc_buf *b, int step, const rp_build_config *cfg, json_obj
 typedef struct {
     char *id, *doc_id, *text, hash[RP_HASH_HEX];
     size_t n;
+    /* the text as a JSON string (quotes included) when the line had it in the form
+     * rc_buf_json_str writes; NULL otherwise */
+    char *text_json;
+    size_t text_json_len;
 } chunk_rec;
 
 typedef struct {
@@ -172,23 +176,168 @@ typedef struct {
     int bad;
 } chunk_list;
 
+static void chunk_rec_free(chunk_rec *r)
+{
+    free(r->id);
+    free(r->doc_id);
+    free(r->text);
+    free(r->text_json);
+}
+
 static void chunks_free(chunk_list *l)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->v[i].id);
-        free(l->v[i].doc_id);
-        free(l->v[i].text);
-    }
+    for (size_t i = 0; i < l->n; i++)
+        chunk_rec_free(&l->v[i]);
     free(l->v);
     memset(l, 0, sizeof *l);
+}
+
+/* ---- the exact shape rp_chunk_json writes, read without a JSON DOM ---- */
+
+typedef struct {
+    const char *p, *end;
+} lcur;
+
+static int lit(lcur *c, const char *w)
+{
+    size_t n = strlen(w);
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, w, n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+
+/* A string as rc_buf_json_str writes it: escapes \" \\ \n \t \r and \u00XX only. *raw gets its
+ * bytes with the quotes, *out (malloc'ed) its value. */
+static int lstr(lcur *c, char **out, const char **raw, size_t *rawlen)
+{
+    const char *p = c->p, *end = c->end;
+    if (p >= end || *p != '"')
+        return 0;
+    const char *q = ++p;
+    size_t esc = 0;
+    while (q < end && *q != '"') {
+        if (*q == '\\') {
+            if (end - q < 2)
+                return 0;
+            q += q[1] == 'u' ? 6 : 2;
+            esc++;
+        } else {
+            q++;
+        }
+    }
+    if (q >= end)
+        return 0;
+    char *o = malloc((size_t)(q - p) + 1), *w = o;
+    if (!o)
+        return 0;
+    while (p < q) {
+        const char *bs = esc ? memchr(p, '\\', (size_t)(q - p)) : NULL;
+        size_t run = bs ? (size_t)(bs - p) : (size_t)(q - p);
+        memcpy(w, p, run);
+        w += run;
+        p += run;
+        if (!bs)
+            break;
+        char e = p[1];
+        if (e == '"' || e == '\\') {
+            *w++ = e;
+        } else if (e == 'n') {
+            *w++ = '\n';
+        } else if (e == 't') {
+            *w++ = '\t';
+        } else if (e == 'r') {
+            *w++ = '\r';
+        } else if (e == 'u' && q - p >= 6 && p[2] == '0' && p[3] == '0' &&
+                   (p[4] == '0' || p[4] == '1') &&
+                   ((p[5] >= '0' && p[5] <= '9') || (p[5] >= 'a' && p[5] <= 'f'))) {
+            int v = (p[4] - '0') * 16 + (p[5] <= '9' ? p[5] - '0' : p[5] - 'a' + 10);
+            if (!v) {
+                free(o);
+                return 0; /* a NUL inside: leave it to json-c */
+            }
+            *w++ = (char)v;
+            p += 4;
+        } else {
+            free(o);
+            return 0;
+        }
+        p += 2;
+    }
+    *w = 0;
+    if (raw) {
+        *raw = c->p;
+        *rawlen = (size_t)(q + 1 - c->p);
+    }
+    *out = o;
+    c->p = q + 1;
+    return 1;
+}
+
+static int luint(lcur *c, size_t *out)
+{
+    size_t v = 0;
+    const char *p = c->p;
+    while (p < c->end && *p >= '0' && *p <= '9' && p - c->p < 18)
+        v = v * 10 + (size_t)(*p++ - '0');
+    if (p == c->p)
+        return 0;
+    c->p = p;
+    *out = v;
+    return 1;
+}
+
+/* Fills *r from a line in rp_chunk_json's exact shape; 0 (nothing kept) when it is not. */
+static int chunk_line_fast(chunk_rec *r, const char *line, size_t len)
+{
+    lcur c = {line, line + len};
+    size_t skip;
+    const char *raw;
+    size_t rawlen;
+    memset(r, 0, sizeof *r);
+    if (!lit(&c, "{\"id\":") || !lstr(&c, &r->id, NULL, NULL) || !lit(&c, ",\"doc_id\":") ||
+        !lstr(&c, &r->doc_id, NULL, NULL) || !lit(&c, ",\"n\":") || !luint(&c, &r->n) ||
+        !lit(&c, ",\"char_start\":") || !luint(&c, &skip) || !lit(&c, ",\"char_end\":") ||
+        !luint(&c, &skip) || !lit(&c, ",\"byte_start\":") || !luint(&c, &skip) ||
+        !lit(&c, ",\"byte_end\":") || !luint(&c, &skip) || !lit(&c, ",\"hash\":\"") ||
+        c.end - c.p < RP_HASH_HEX || c.p[RP_HASH_HEX - 1] != '"')
+        goto no;
+    memcpy(r->hash, c.p, RP_HASH_HEX - 1);
+    r->hash[RP_HASH_HEX - 1] = 0;
+    c.p += RP_HASH_HEX;
+    if (!lit(&c, ",\"text\":") || !lstr(&c, &r->text, &raw, &rawlen) || !lit(&c, "}") ||
+        c.p != c.end || !(r->text_json = malloc(rawlen + 1)))
+        goto no;
+    memcpy(r->text_json, raw, rawlen);
+    r->text_json[rawlen] = 0;
+    r->text_json_len = rawlen;
+    return 1;
+no:
+    chunk_rec_free(r);
+    memset(r, 0, sizeof *r);
+    return 0;
 }
 
 static int on_chunk_line(const char *line, size_t len, void *ud)
 {
     chunk_list *l = ud;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        chunk_rec *v = realloc(l->v, cap * sizeof *v);
+        if (!v) {
+            l->bad = 2;
+            return 1;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    chunk_rec *r = &l->v[l->n];
+    if (chunk_line_fast(r, line, len)) {
+        l->n++;
+        return 0;
+    }
     json_object *o = json_tokener_parse(line);
     json_object *id, *doc, *text, *hash, *n;
-    (void)len;
     if (!o || !json_object_object_get_ex(o, "id", &id) ||
         !json_object_object_get_ex(o, "doc_id", &doc) ||
         !json_object_object_get_ex(o, "text", &text) ||
@@ -197,18 +346,6 @@ static int on_chunk_line(const char *line, size_t len, void *ud)
         l->bad = 1;
         return 1;
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        chunk_rec *v = realloc(l->v, cap * sizeof *v);
-        if (!v) {
-            json_object_put(o);
-            l->bad = 2;
-            return 1;
-        }
-        l->v = v;
-        l->cap = cap;
-    }
-    chunk_rec *r = &l->v[l->n];
     r->id = strdup(json_object_get_string(id));
     r->doc_id = strdup(json_object_get_string(doc));
     r->text = strdup(json_object_get_string(text));
@@ -243,11 +380,8 @@ static int on_stream_line(const char *line, size_t len, void *ud)
     if (x->l.n == x->batch) {
         x->rc = x->fn(&x->l, x->seen, x->ud);
         x->seen += x->l.n;
-        for (size_t i = 0; i < x->l.n; i++) {
-            free(x->l.v[i].id);
-            free(x->l.v[i].doc_id);
-            free(x->l.v[i].text);
-        }
+        for (size_t i = 0; i < x->l.n; i++)
+            chunk_rec_free(&x->l.v[i]);
         x->l.n = 0;
         if (x->rc)
             return 1;
@@ -552,7 +686,10 @@ static int upsert_batch(const chunk_list *l, size_t first, void *ud)
         rc_buf_json_str(b, c->doc_id, strlen(c->doc_id));
         rc_buf_printf(b, ",\"chunk\":%zu,\"run_id\":\"%s\",\"version\":%d,\"text\":", c->n,
                       x->run_id, x->version);
-        rc_buf_json_str(b, c->text, strlen(c->text));
+        if (c->text_json) /* as the chunk artifact holds it: the same bytes, not escaped again */
+            rc_buf_append(b, c->text_json, c->text_json_len);
+        else
+            rc_buf_json_str(b, c->text, strlen(c->text));
         rc_buf_putc(b, '}');
         payloads[k] = b->data ? strdup(b->data) : NULL;
         ok = payloads[k] != NULL;

@@ -127,6 +127,19 @@ if command -v script >/dev/null; then
     ! grep -q "chunks.\[K\|\[#" <<<"$out" && pass "no progress bar when stderr is not a terminal" || flunk "no bar without a terminal" "$out"
 fi
 
+# Texts with every kind of escape survive the artifacts and the store byte for byte.
+mkdir -p "$tmp/esc"
+printf 'Quotes "q" and back\\slash, a\ttab, form\ffeed, back\bspace, esc \033[1m, caf\xc3\xa9 \xf0\x9f\x98\x80.\n\nSecond paragraph with \\u0041 written out and a / slash.\n' >"$tmp/esc/odd.md"
+expect "build of a document full of escapes" 0 "$ragctl" build --index esc --docs "$tmp/esc"
+erun=$(ls "$RAG_STATE_DIR/runs" | grep "^esc-" | head -n1)
+expect "query it back" 0 "$ragctl" --json query --index esc "quotes back slash tab form feed" -k 10
+"$python" - "$out" "$RAG_STATE_DIR/runs/$erun/chunks.ndjson" <<'PY' 2>&1 && pass "payload texts equal the chunk texts exactly" || flunk "payload texts equal the chunk texts" "$out"
+import json, sys
+got = {p["payload"]["chunk_id"]: p["payload"]["text"] for p in json.loads(sys.argv[1])}
+want = {c["id"]: c["text"] for c in map(json.loads, open(sys.argv[2]))}
+assert got == want and any("\f" in t and "\b" in t and "\x1b" in t for t in want.values()), (got, want)
+PY
+
 # Bad input: clear errors and the right exit codes.
 expect "invalid index name" 64 "$ragctl" build --index "../etc" --docs "$corpus"
 expect "unknown step" 64 "$ragctl" build --index docs --fail-at nope
