@@ -106,7 +106,8 @@ typedef struct qdrant_client qdrant_client;
 enum { QDRANT_LOG_DEBUG = 0, QDRANT_LOG_INFO = 1, QDRANT_LOG_WARN = 2, QDRANT_LOG_ERROR = 3 };
 typedef void (*qdrant_log_fn)(int level, const char *message, void *userdata);
 
-#define QDRANT_CLIENT_OPTIONS_VERSION 1
+/* 2 adds local_scan; a program built with version 1 keeps working unchanged. */
+#define QDRANT_CLIENT_OPTIONS_VERSION 2
 typedef struct qdrant_client_options {
     unsigned int version;
     /* Base URL, e.g. "http://127.0.0.1:6333" (a path prefix and a trailing "/" are accepted),
@@ -131,15 +132,22 @@ typedef struct qdrant_client_options {
     qdrant_log_fn log;         /* optional */
     void *log_userdata;
     size_t max_response_bytes; /* cap on a reply body; default 64 MiB */
+    /* Local mode only (version 2). 0 (default): a collection's points are held in memory from
+     * its first read on, so repeated queries are fast; memory grows with the collection.
+     * 1: nothing of a collection is held: each get, scroll, count and query reads the store on
+     * disk (memory stays flat whatever the collection's size; a query reads the whole
+     * collection, so send several together with qdrant_points_query_batch). Same answers. */
+    int local_scan;
 } qdrant_client_options;
 
 #define QDRANT_CLIENT_OPTIONS_INIT                                                                 \
     {                                                                                              \
         QDRANT_CLIENT_OPTIONS_VERSION, NULL, NULL, 5000, 30000, 3, 100, 5000, 1, NULL, NULL, NULL, \
-            NULL, NULL, 64u << 20                                                                  \
+            NULL, NULL, 64u << 20, 0                                                               \
     }
 
-/* Fills opts with the defaults for the given version. Returns QDRANT_EINVAL for an unknown one. */
+/* Fills opts with the defaults for the given version (1 or 2: only that version's fields are
+ * written). Returns QDRANT_EINVAL for an unknown one. */
 QDRANT_API int qdrant_client_options_init(qdrant_client_options *opts, unsigned int version);
 
 /* Creates a client. No connection is made (and no local store opened) until the first call.
@@ -527,6 +535,15 @@ QDRANT_API int qdrant_query_options_init(qdrant_query_options *opts, unsigned in
 QDRANT_API int qdrant_points_query(qdrant_point_list **out, qdrant_client *client,
                                    const char *collection, const float *vector, size_t dim,
                                    const qdrant_query_options *opts);
+
+/* n >= 1 queries in one request: POST /collections/{name}/points/query/batch (before 1.10:
+ * /points/search/batch). Query i has the dim floats at vectors[i * dim] and options opts[i]
+ * (opts may be NULL: the defaults for all). On success out[0..n) receive one list each (each
+ * freed with qdrant_point_list_free); on failure out is left untouched. In local mode with
+ * local_scan the n queries share one pass over the points. */
+QDRANT_API int qdrant_points_query_batch(qdrant_point_list **out, qdrant_client *client,
+                                         const char *collection, const float *vectors, size_t n,
+                                         size_t dim, const qdrant_query_options *opts);
 
 /* ---- Deleting points ------------------------------------------------------------------- */
 

@@ -75,7 +75,7 @@ int ls_id_format(char *out, size_t cap, const ls_id *id);
 
 typedef struct ls_store ls_store;
 
-#define LS_OPEN_OPTIONS_VERSION 1
+#define LS_OPEN_OPTIONS_VERSION 2 /* 1: without scan */
 typedef struct ls_open_options {
     unsigned int version;
     /* 1: create the directory (one level) when it does not exist. An existing empty directory
@@ -88,10 +88,16 @@ typedef struct ls_open_options {
     int sync_full;
     /* How long a write waits for another process's write lock, in ms; 0: 10000. */
     long busy_timeout_ms;
+    /* 0 (default): a collection's points are held in memory from its first read on (fast
+     * repeated queries; memory grows with the collection). 1: nothing is held: every get,
+     * scroll, count and query reads the database (memory stays flat whatever the collection's
+     * size; each query reads the whole collection, so batch queries with ls_query_batch). The
+     * answers are the same either way. (Version 2.) */
+    int scan;
 } ls_open_options;
 #define LS_OPEN_OPTIONS_INIT                                                                       \
     {                                                                                              \
-        LS_OPEN_OPTIONS_VERSION, 1, 0, 0                                                           \
+        LS_OPEN_OPTIONS_VERSION, 1, 0, 0, 0                                                        \
     }
 
 /* Opens (creating when allowed) the store in directory dir. opts may be NULL (defaults).
@@ -235,6 +241,13 @@ typedef struct ls_query_params {
  * Scores as Qdrant reports them: Cosine and Dot similarities, Euclid and Manhattan distances. */
 int ls_query(ls_points **out, ls_store *s, const char *collection, const float *vector, size_t dim,
              const ls_query_params *p);
+
+/* n queries on one collection, answered together (in scan mode, in one pass over the points):
+ * query i has vector vectors[i * dim] and parameters params[i]. out receives n lists (out[i]
+ * for query i; on failure nothing is left in out). The same errors as ls_query, for the first
+ * query that has one. */
+int ls_query_batch(ls_points **out, ls_store *s, const char *collection, const float *vectors,
+                   size_t n, size_t dim, const ls_query_params *params);
 
 /* ---- Engine helpers (shared by the lib/local sources, exposed for tests and benchmarks) -- */
 

@@ -76,6 +76,7 @@ struct ls_store {
     size_t naliases;
     stmt_ent stmts[STMT_CACHE];
     size_t stmt_next;
+    int scan; /* ls_open_options.scan: collections never held in memory */
 };
 
 /* ---- errors ----------------------------------------------------------------------------- */
@@ -857,10 +858,14 @@ int ls_open(ls_store **out, const char *dir, const ls_open_options *opts, char *
     if (!out || !dir || !*dir)
         return openerr(errbuf, errcap, LS_EINVAL, "ls_open: out and dir are required");
     if (opts) {
-        if (opts->version != LS_OPEN_OPTIONS_VERSION)
+        if (opts->version < 1 || opts->version > LS_OPEN_OPTIONS_VERSION)
             return openerr(errbuf, errcap, LS_EINVAL, "ls_open: unknown options version %u",
                            opts->version);
-        o = *opts;
+        o.create = opts->create;
+        o.sync_full = opts->sync_full;
+        o.busy_timeout_ms = opts->busy_timeout_ms;
+        if (opts->version >= 2)
+            o.scan = opts->scan;
     }
     if (strlen(dir) > 4000)
         return openerr(errbuf, errcap, LS_EINVAL, "ls_open: path too long");
@@ -915,6 +920,7 @@ int ls_open(ls_store **out, const char *dir, const ls_open_options *opts, char *
         free(s);
         return openerr(errbuf, errcap, LS_ENOMEM, "out of memory");
     }
+    s->scan = o.scan != 0;
     snprintf(path, sizeof path, "%s/%s", dir, DB_NAME);
     int rc = sqlite3_open_v2(
         path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -1769,6 +1775,14 @@ int ls_delete(uint64_t *out, ls_store *s, const char *collection, const ls_id *i
     return 0;
 }
 
+/* scan mode (below) */
+static int scan_count(ls_store *s, lcoll *c, const ls_filter *f, uint64_t *out);
+static int scan_get(ls_points **out, ls_store *s, lcoll *c, const ls_id *ids, size_t n, int wp,
+                    int wv);
+static int scan_scroll(ls_points **out, ls_store *s, lcoll *c, const ls_scroll_params *p,
+                       const ls_filter *f);
+static int scan_matching(ls_store *s, lcoll *c, const ls_filter *f, ls_id **ids, size_t *n);
+
 int ls_delete_by_filter(uint64_t *out, ls_store *s, const char *collection, const char *filter_json)
 {
     ENTER(s);
@@ -1786,17 +1800,22 @@ int ls_delete_by_filter(uint64_t *out, ls_store *s, const char *collection, cons
         r = LS_ENOTFOUND;
         goto out;
     }
-    if ((r = cache_sync(s, c)))
-        goto out;
-    ids = malloc((c->n ? c->n : 1) * sizeof *ids);
-    if (!ids) {
-        r = nomem(s);
-        goto out;
-    }
     size_t k = 0;
-    for (size_t i = 0; i < c->n; i++)
-        if (!f || ls_filter_match(f, &c->ids[i], cache_payload(c, i)))
-            ids[k++] = c->ids[i];
+    if (s->scan && !c->loaded) {
+        if ((r = scan_matching(s, c, f, &ids, &k)))
+            goto out;
+    } else {
+        if ((r = cache_sync(s, c)))
+            goto out;
+        ids = malloc((c->n ? c->n : 1) * sizeof *ids);
+        if (!ids) {
+            r = nomem(s);
+            goto out;
+        }
+        for (size_t i = 0; i < c->n; i++)
+            if (!f || ls_filter_match(f, &c->ids[i], cache_payload(c, i)))
+                ids[k++] = c->ids[i];
+    }
     uint64_t cnt = 0;
     if ((r = delete_locked(s, c, ids, k, &cnt)))
         goto out;
@@ -1871,7 +1890,7 @@ static int read_coll(ls_store *s, const char *collection, lcoll **out)
         end_read(s);
         return LS_ENOTFOUND;
     }
-    if ((r = cache_sync(s, c))) {
+    if (!s->scan && (r = cache_sync(s, c))) {
         end_read(s);
         return r;
     }
@@ -1889,6 +1908,11 @@ int ls_get(ls_points **out, ls_store *s, const char *collection, const ls_id *id
     int r = read_coll(s, collection, &c);
     if (r)
         return r;
+    if (s->scan) {
+        r = scan_get(out, s, c, ids, n, with_payload, with_vector);
+        end_read(s);
+        return r;
+    }
     ls_points *l = points_new(n, c->dim);
     long *seen = malloc((n ? n : 1) * sizeof *seen);
     size_t nseen = 0;
@@ -1941,6 +1965,12 @@ int ls_scroll(ls_points **out, ls_store *s, const char *collection, const ls_scr
         return r;
     }
     ls_points *l = NULL;
+    if (s->scan) {
+        r = scan_scroll(out, s, c, p, f);
+        end_read(s);
+        ls_filter_free(f);
+        return r;
+    }
     if (cache_order(c))
         goto oom;
     size_t lo = 0, hi = c->n;
@@ -1995,15 +2025,18 @@ int ls_count(uint64_t *out, ls_store *s, const char *collection, const char *fil
         return r;
     }
     uint64_t n = 0;
-    if (!f)
+    if (s->scan)
+        r = scan_count(s, c, f, &n);
+    else if (!f)
         n = c->n;
     else
         for (size_t i = 0; i < c->n; i++)
             n += (uint64_t)ls_filter_match(f, &c->ids[i], cache_payload(c, i));
     end_read(s);
     ls_filter_free(f);
-    *out = n;
-    return 0;
+    if (!r)
+        *out = n;
+    return r;
 }
 
 /* Top-k selection: a binary heap whose root is the worst kept result. */
@@ -2075,11 +2108,11 @@ static int hent_cmp(const void *a, const void *b, void *ud)
 
 #define SCORE_BLOCK 256
 
-int ls_query(ls_points **out, ls_store *s, const char *collection, const float *vector, size_t dim,
-             const ls_query_params *p)
+/* Checks one query's parameters and compiles its filter. */
+static int query_check(ls_store *s, ls_filter **f, const float *vector, size_t dim,
+                       const ls_query_params *p)
 {
-    ENTER(s);
-    if (!out || !collection || !vector || !p)
+    if (!vector || !p)
         return seterr(s, LS_EINVAL, "out, collection, vector and params are required");
     if (p->limit < 1)
         return seterr(s, LS_EINVAL,
@@ -2090,32 +2123,48 @@ int ls_query(ls_points **out, ls_store *s, const char *collection, const float *
         return r;
     if (p->use_score_threshold && isnan(p->score_threshold))
         return seterr(s, LS_EINVAL, "score_threshold is NaN");
-    ls_filter *f = NULL;
-    if ((r = ls_filter_compile(&f, p->filter_json, s->err, sizeof s->err)))
-        return r;
-    lcoll *c;
-    if ((r = read_coll(s, collection, &c))) {
-        ls_filter_free(f);
-        return r;
+    return ls_filter_compile(f, p->filter_json, s->err, sizeof s->err);
+}
+
+/* The query vector as scored: a copy, normalised for cosine. NULL when out of memory. */
+static float *query_prepare(const lcoll *c, const float *vector)
+{
+    float *q = malloc(c->dim * sizeof *q);
+    if (!q)
+        return NULL;
+    memcpy(q, vector, c->dim * sizeof *q);
+    if (c->dist == LS_COSINE)
+        ls_cosine_preprocess(q, c->dim);
+    return q;
+}
+
+static float score_one(int dist, const float *q, const float *v, size_t dim)
+{
+    switch (dist) {
+    case LS_EUCLID:
+        return sqrtf(ls_kernel_l2sq(q, v, dim));
+    case LS_MANHATTAN:
+        return ls_kernel_l1(q, v, dim);
+    default:
+        return ls_kernel_dot(q, v, dim);
     }
+}
+
+/* One query over c's points held in memory. */
+static int query_cached(ls_points **out, ls_store *s, lcoll *c, const float *vector,
+                        const ls_query_params *p, const ls_filter *f)
+{
+    size_t dim = c->dim;
     float *q = NULL;
     topk t = {NULL, 0, 0, 0, c->ids};
     ls_points *l = NULL;
-    if (dim != c->dim) {
-        r = seterr(s, LS_EDIM, "Wrong input: Vector dimension error: expected dim: %zu, got %zu",
-                   c->dim, dim);
-        goto fail;
-    }
-    q = malloc(dim * sizeof *q);
+    q = query_prepare(c, vector);
     uint64_t want = (uint64_t)p->limit + p->offset;
     t.k = want < c->n ? (size_t)want : c->n;
     t.h = malloc((t.k ? t.k : 1) * sizeof *t.h);
     if (!q || !t.h)
         goto oom;
-    memcpy(q, vector, dim * sizeof *q);
     ls_distance d = (ls_distance)c->dist;
-    if (d == LS_COSINE)
-        ls_cosine_preprocess(q, dim);
     t.larger = d == LS_COSINE || d == LS_DOT;
     int use_thr = p->use_score_threshold;
     float thr = p->score_threshold;
@@ -2163,19 +2212,496 @@ int ls_query(ls_points **out, ls_store *s, const char *collection, const float *
     for (size_t i = skip; i < t.n; i++)
         if (points_add(l, c, t.h[i].slot, t.h[i].score, p->with_payload, p->with_vector))
             goto oom;
-    end_read(s);
     free(q);
     free(t.h);
-    ls_filter_free(f);
     *out = l;
     return 0;
 oom:
-    r = nomem(s);
-fail:
     ls_points_free(l);
-    end_read(s);
     free(q);
     free(t.h);
-    ls_filter_free(f);
+    return nomem(s);
+}
+
+static int scan_query(ls_points **out, ls_store *s, lcoll *c, const float *vectors, size_t n,
+                      const ls_query_params *params, ls_filter *const *filters);
+
+int ls_query_batch(ls_points **out, ls_store *s, const char *collection, const float *vectors,
+                   size_t n, size_t dim, const ls_query_params *params)
+{
+    ENTER(s);
+    if (!out || !collection || (n && (!vectors || !params)))
+        return seterr(s, LS_EINVAL, "out, collection, vector and params are required");
+    ls_filter **f = calloc(n ? n : 1, sizeof *f);
+    if (!f)
+        return nomem(s);
+    int r = 0;
+    for (size_t i = 0; i < n && !r; i++)
+        r = query_check(s, &f[i], vectors + i * dim, dim, &params[i]);
+    lcoll *c = NULL;
+    if (!r && (r = read_coll(s, collection, &c)))
+        c = NULL;
+    if (!r && dim != c->dim)
+        r = seterr(s, LS_EDIM, "Wrong input: Vector dimension error: expected dim: %zu, got %zu",
+                   c->dim, dim);
+    if (!r && s->scan) {
+        r = scan_query(out, s, c, vectors, n, params, f);
+    } else if (!r) {
+        for (size_t i = 0; i < n && !r; i++)
+            if ((r = query_cached(&out[i], s, c, vectors + i * dim, &params[i], f[i])))
+                while (i--)
+                    ls_points_free(out[i]), out[i] = NULL;
+    }
+    if (c)
+        end_read(s);
+    for (size_t i = 0; i < n; i++)
+        ls_filter_free(f[i]);
+    free(f);
     return r;
+}
+
+int ls_query(ls_points **out, ls_store *s, const char *collection, const float *vector, size_t dim,
+             const ls_query_params *p)
+{
+    if (!out || !vector || !p)
+        return s ? seterr(s, LS_EINVAL, "out, collection, vector and params are required")
+                 : LS_EINVAL;
+    ls_points *l[1] = {NULL};
+    int r = ls_query_batch(l, s, collection, vector, 1, dim, p);
+    if (!r)
+        *out = l[0];
+    return r;
+}
+
+/* ---- scan mode: reads straight from the database, nothing of a collection kept -------- */
+
+/* A query's best results while scanning: a heap like topk, holding the ids themselves. */
+typedef struct sent {
+    float score;
+    ls_id id;
+} sent;
+
+typedef struct stopk {
+    sent *h;
+    size_t n, k, cap; /* cap: entries allocated, grown up to k as results come in */
+    int larger;
+    int oom;
+} stopk;
+
+static int sbetter(const stopk *t, const sent *a, const sent *b)
+{
+    if (a->score != b->score)
+        return t->larger ? a->score > b->score : a->score < b->score;
+    return ls_id_cmp(&a->id, &b->id) < 0;
+}
+
+static void stopk_push(stopk *t, float score, const ls_id *id)
+{
+    sent e = {score, *id};
+    size_t i;
+    if (t->n < t->k) {
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 64;
+            sent *h = realloc(t->h, (cap < t->k ? cap : t->k) * sizeof *h);
+            if (!h) {
+                t->oom = 1;
+                return;
+            }
+            t->h = h;
+            t->cap = cap < t->k ? cap : t->k;
+        }
+        i = t->n++;
+        t->h[i] = e;
+        while (i > 0) {
+            size_t parent = (i - 1) / 2;
+            if (!sbetter(t, &t->h[parent], &t->h[i]))
+                break;
+            sent tmp = t->h[i];
+            t->h[i] = t->h[parent];
+            t->h[parent] = tmp;
+            i = parent;
+        }
+        return;
+    }
+    if (!t->k || !sbetter(t, &e, &t->h[0]))
+        return;
+    t->h[0] = e;
+    for (i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < t->n && sbetter(t, &t->h[w], &t->h[l]))
+            w = l;
+        if (r < t->n && sbetter(t, &t->h[w], &t->h[r]))
+            w = r;
+        if (w == i)
+            return;
+        sent tmp = t->h[i];
+        t->h[i] = t->h[w];
+        t->h[w] = tmp;
+        i = w;
+    }
+}
+
+static int sent_cmp(const void *a, const void *b, void *ud)
+{
+    const stopk *t = ud;
+    return sbetter(t, a, b) ? -1 : sbetter(t, b, a) ? 1 : 0;
+}
+
+/* Reads one stored point's vector and payload (when wanted) into the list's next entry. */
+static int scan_add(ls_store *s, lcoll *c, ls_points *l, const ls_id *id, float score, int wp,
+                    int wv, int *found)
+{
+    char sql[128];
+    sqlite3_stmt *st =
+        stmt(s, table(sql, sizeof sql, "SELECT vec, payload FROM p%lld WHERE pkey = ?1",
+                      (long long)c->cid));
+    if (!st)
+        return LS_EIO;
+    unsigned char key[17];
+    size_t klen = key_encode(key, id);
+    sqlite3_bind_blob(st, 1, key, (int)klen, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : dberr(s, rc, "reading a point");
+    }
+    ls_point *p = &l->points[l->count];
+    memset(p, 0, sizeof *p);
+    p->id = *id;
+    p->score = score;
+    const char *txt = (const char *)sqlite3_column_text(st, 1);
+    const void *vec = sqlite3_column_blob(st, 0);
+    int r = 0;
+    if ((size_t)sqlite3_column_bytes(st, 0) != c->dim * sizeof(float) || !vec)
+        r = seterr(s, LS_ECORRUPT, "collection `%s`: a stored point is damaged", c->name);
+    else if (wp && !(p->payload = strdup(txt ? txt : "{}")))
+        r = nomem(s);
+    else if (wv && !(p->vector = malloc(c->dim * sizeof(float))))
+        r = nomem(s);
+    if (!r && wv)
+        memcpy(p->vector, vec, c->dim * sizeof(float));
+    sqlite3_reset(st);
+    if (r) {
+        free(p->payload);
+        free(p->vector);
+        return r;
+    }
+    l->count++;
+    return 0;
+}
+
+/* Walks the points of c: SELECT pkey, vec[, payload] FROM p<cid> [WHERE pkey >= from ORDER BY
+ * pkey]. fn gets each point's id, vector (aligned copy), payload text (NULL unless with_payload)
+ * and parsed payload (parsed lazily through *plo: fn sets it, the walk frees it); a non-zero
+ * return stops the walk and is returned (1 is not an error). */
+typedef int (*walk_fn)(void *ud, const ls_id *id, const float *vec, const char *payload,
+                       json_object **plo);
+
+static int walk(ls_store *s, lcoll *c, int with_payload, int ordered, const ls_id *from, walk_fn fn,
+                void *ud)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT pkey, vec%s FROM p%lld%s%s", with_payload ? ", payload" : "",
+             (long long)c->cid, from ? " WHERE pkey >= ?1" : "", ordered ? " ORDER BY pkey" : "");
+    sqlite3_stmt *st = stmt(s, sql);
+    if (!st)
+        return LS_EIO;
+    unsigned char key[17];
+    if (from) {
+        size_t klen = key_encode(key, from);
+        sqlite3_bind_blob(st, 1, key, (int)klen, SQLITE_TRANSIENT);
+    }
+    float *v = malloc(c->dim * sizeof *v);
+    if (!v) {
+        sqlite3_reset(st);
+        return nomem(s);
+    }
+    int rc, r = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ls_id id;
+        const void *vec = sqlite3_column_blob(st, 1);
+        if (key_decode(&id, sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0)) ||
+            (size_t)sqlite3_column_bytes(st, 1) != c->dim * sizeof(float) || !vec) {
+            r = seterr(s, LS_ECORRUPT, "collection `%s`: a stored point is damaged", c->name);
+            break;
+        }
+        memcpy(v, vec, c->dim * sizeof *v);
+        const char *txt = with_payload ? (const char *)sqlite3_column_text(st, 2) : NULL;
+        json_object *plo = NULL;
+        r = fn(ud, &id, v, with_payload ? (txt ? txt : "{}") : NULL, &plo);
+        json_object_put(plo);
+        if (r)
+            break;
+    }
+    sqlite3_reset(st);
+    free(v);
+    if (!r && rc != SQLITE_DONE)
+        r = dberr(s, rc, "reading points");
+    return r;
+}
+
+static json_object *lazy_payload(const char *text, json_object **plo)
+{
+    if (!*plo && text)
+        *plo = json_tokener_parse(text);
+    return *plo;
+}
+
+typedef struct squery {
+    ls_store *s;
+    lcoll *c;
+    size_t n;
+    float **q;
+    const ls_query_params *p;
+    ls_filter *const *f;
+    stopk *t;
+} squery;
+
+static int squery_row(void *ud, const ls_id *id, const float *vec, const char *payload,
+                      json_object **plo)
+{
+    squery *x = ud;
+    for (size_t i = 0; i < x->n; i++) {
+        if (x->f[i] && !ls_filter_match(x->f[i], id, lazy_payload(payload, plo)))
+            continue;
+        float sc = score_one(x->c->dist, x->q[i], vec, x->c->dim);
+        const ls_query_params *p = &x->p[i];
+        if (p->use_score_threshold &&
+            !(x->t[i].larger ? sc > p->score_threshold : sc < p->score_threshold))
+            continue;
+        stopk_push(&x->t[i], sc, id);
+    }
+    return 0;
+}
+
+/* n queries in one pass over the points of c. */
+static int scan_query(ls_points **out, ls_store *s, lcoll *c, const float *vectors, size_t n,
+                      const ls_query_params *params, ls_filter *const *filters)
+{
+    squery x = {s,
+                c,
+                n,
+                calloc(n ? n : 1, sizeof(float *)),
+                params,
+                filters,
+                calloc(n ? n : 1, sizeof(stopk))};
+    ls_points **l = calloc(n ? n : 1, sizeof *l);
+    int r = 0, any_filter = 0;
+    if (!x.q || !x.t || !l)
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t want = (uint64_t)params[i].limit + params[i].offset;
+        x.t[i].k = want < SIZE_MAX / sizeof(sent) ? (size_t)want : SIZE_MAX / sizeof(sent);
+        x.t[i].larger = c->dist == LS_COSINE || c->dist == LS_DOT;
+        any_filter |= filters[i] != NULL;
+        if (!(x.q[i] = query_prepare(c, vectors + i * c->dim)))
+            goto oom;
+    }
+    if ((r = walk(s, c, any_filter, 0, NULL, squery_row, &x)))
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        if (x.t[i].oom)
+            goto oom;
+    for (size_t i = 0; i < n; i++) {
+        stopk *t = &x.t[i];
+        qsort_r(t->h, t->n, sizeof *t->h, sent_cmp, t);
+        size_t skip = params[i].offset < t->n ? params[i].offset : t->n;
+        if (!(l[i] = points_new(t->n - skip, c->dim)))
+            goto oom;
+        for (size_t j = skip; j < t->n; j++) {
+            int found = 0;
+            if (!params[i].with_payload && !params[i].with_vector) {
+                ls_point *pt = &l[i]->points[l[i]->count++];
+                memset(pt, 0, sizeof *pt);
+                pt->id = t->h[j].id;
+                pt->score = t->h[j].score;
+            } else if ((r = scan_add(s, c, l[i], &t->h[j].id, t->h[j].score, params[i].with_payload,
+                                     params[i].with_vector, &found))) {
+                goto done;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = l[i];
+    free(l);
+    l = NULL;
+    goto done;
+oom:
+    r = nomem(s);
+done:
+    for (size_t i = 0; l && i < n; i++)
+        ls_points_free(l[i]);
+    free(l);
+    for (size_t i = 0; x.q && i < n; i++)
+        free(x.q[i]);
+    for (size_t i = 0; x.t && i < n; i++)
+        free(x.t[i].h);
+    free(x.q);
+    free(x.t);
+    return r;
+}
+
+typedef struct scount {
+    const ls_filter *f;
+    uint64_t n;
+} scount;
+
+static int scount_row(void *ud, const ls_id *id, const float *vec, const char *payload,
+                      json_object **plo)
+{
+    scount *x = ud;
+    (void)vec;
+    x->n += (uint64_t)ls_filter_match(x->f, id, lazy_payload(payload, plo));
+    return 0;
+}
+
+static int scan_count(ls_store *s, lcoll *c, const ls_filter *f, uint64_t *out)
+{
+    if (f) {
+        scount x = {f, 0};
+        int r = walk(s, c, 1, 0, NULL, scount_row, &x);
+        if (!r)
+            *out = x.n;
+        return r;
+    }
+    char sql[96];
+    sqlite3_stmt *st =
+        stmt(s, table(sql, sizeof sql, "SELECT count(*) FROM p%lld", (long long)c->cid));
+    if (!st)
+        return LS_EIO;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : dberr(s, rc, "counting points");
+}
+
+static int scan_get(ls_points **out, ls_store *s, lcoll *c, const ls_id *ids, size_t n, int wp,
+                    int wv)
+{
+    ls_points *l = points_new(n, c->dim);
+    if (!l)
+        return nomem(s);
+    for (size_t i = 0; i < n; i++) {
+        if (!id_valid(&ids[i]))
+            continue;
+        int dup = 0;
+        for (size_t k = 0; k < l->count && !dup; k++)
+            dup = id_eq(&l->points[k].id, &ids[i]);
+        int found, r;
+        if (!dup && (r = scan_add(s, c, l, &ids[i], 0, wp, wv, &found))) {
+            ls_points_free(l);
+            return r;
+        }
+    }
+    *out = l;
+    return 0;
+}
+
+typedef struct sscroll {
+    const ls_filter *f;
+    const ls_scroll_params *p;
+    ls_points *l;
+    size_t dim;
+    int oom;
+} sscroll;
+
+static int sscroll_row(void *ud, const ls_id *id, const float *vec, const char *payload,
+                       json_object **plo)
+{
+    sscroll *x = ud;
+    if (x->f && !ls_filter_match(x->f, id, lazy_payload(payload, plo)))
+        return 0;
+    ls_points *l = x->l;
+    if (l->count == x->p->limit) {
+        l->has_next = 1;
+        l->next_page = *id;
+        return 1;
+    }
+    if (l->count % 64 == 0) {
+        ls_point *pts = realloc(l->points, (l->count + 64) * sizeof *pts);
+        if (!pts) {
+            x->oom = 1;
+            return 1;
+        }
+        l->points = pts;
+    }
+    ls_point *pt = &l->points[l->count];
+    memset(pt, 0, sizeof *pt);
+    pt->id = *id;
+    if (x->p->with_payload && !(pt->payload = strdup(payload))) {
+        x->oom = 1;
+        return 1;
+    }
+    if (x->p->with_vector) {
+        if (!(pt->vector = malloc(x->dim * sizeof(float)))) {
+            free(pt->payload);
+            x->oom = 1;
+            return 1;
+        }
+        memcpy(pt->vector, vec, x->dim * sizeof(float));
+    }
+    l->count++;
+    return 0;
+}
+
+static int scan_scroll(ls_points **out, ls_store *s, lcoll *c, const ls_scroll_params *p,
+                       const ls_filter *f)
+{
+    sscroll x = {f, p, points_new(0, c->dim), c->dim, 0};
+    if (!x.l)
+        return nomem(s);
+    int r = walk(s, c, p->with_payload || f, 1, p->offset, sscroll_row, &x);
+    if (r == 1)
+        r = 0;
+    if (!r && x.oom)
+        r = nomem(s);
+    if (r) {
+        ls_points_free(x.l);
+        return r;
+    }
+    *out = x.l;
+    return 0;
+}
+
+typedef struct sdel {
+    const ls_filter *f;
+    ls_id *ids;
+    size_t n, cap;
+} sdel;
+
+static int sdel_row(void *ud, const ls_id *id, const float *vec, const char *payload,
+                    json_object **plo)
+{
+    sdel *x = ud;
+    (void)vec;
+    if (x->f && !ls_filter_match(x->f, id, lazy_payload(payload, plo)))
+        return 0;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 256;
+        ls_id *v = realloc(x->ids, cap * sizeof *v);
+        if (!v)
+            return LS_ENOMEM;
+        x->ids = v;
+        x->cap = cap;
+    }
+    x->ids[x->n++] = *id;
+    return 0;
+}
+
+/* The ids of the points of c matching f (NULL: all), in *ids (the caller's) and *n. */
+static int scan_matching(ls_store *s, lcoll *c, const ls_filter *f, ls_id **ids, size_t *n)
+{
+    sdel x = {f, NULL, 0, 0};
+    int r = walk(s, c, f != NULL, 0, NULL, sdel_row, &x);
+    if (r == LS_ENOMEM)
+        r = nomem(s);
+    if (r) {
+        free(x.ids);
+        return r;
+    }
+    *ids = x.ids;
+    *n = x.n;
+    return 0;
 }

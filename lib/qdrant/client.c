@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,10 +346,14 @@ int qd_write_query(rc_buf *b, const qdrant_write_options *w)
 
 QDRANT_API int qdrant_client_options_init(qdrant_client_options *opts, unsigned int version)
 {
-    if (!opts || version != QDRANT_CLIENT_OPTIONS_VERSION)
+    if (!opts || version < 1 || version > QDRANT_CLIENT_OPTIONS_VERSION)
         return QDRANT_EINVAL;
     qdrant_client_options d = QDRANT_CLIENT_OPTIONS_INIT;
-    *opts = d;
+    d.version = version;
+    /* a version-1 struct ends after max_response_bytes */
+    memcpy(opts, &d,
+           version == 1 ? offsetof(qdrant_client_options, max_response_bytes) + sizeof(size_t)
+                        : sizeof d);
     return QDRANT_OK;
 }
 
@@ -362,7 +367,8 @@ static int header_safe(const char *s)
 
 QDRANT_API int qdrant_client_new(qdrant_client **out, const qdrant_client_options *opts)
 {
-    if (!out || !opts || opts->version != QDRANT_CLIENT_OPTIONS_VERSION || !opts->url)
+    if (!out || !opts || opts->version < 1 || opts->version > QDRANT_CLIENT_OPTIONS_VERSION ||
+        !opts->url)
         return QDRANT_EINVAL;
     char *local_dir = NULL;
     int local = ql_parse_url(&local_dir, opts->url);
@@ -407,6 +413,7 @@ QDRANT_API int qdrant_client_new(qdrant_client **out, const qdrant_client_option
     c->request_timeout_ms = opts->request_timeout_ms;
     c->log = opts->log;
     c->log_ud = opts->log_userdata;
+    c->local_scan = opts->version >= 2 && opts->local_scan;
     c->has_query_api = -1;
     c->rng = (uint64_t)rc_wall_ms() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() ^
              (uint64_t)(uintptr_t)c;

@@ -20,6 +20,7 @@ struct qdrant_client {
     /* Local mode: the store directory (non-NULL selects local mode) and the store, opened at
      * the first call that needs it (lib/qdrant/local.c). */
     char *local_dir;
+    int local_scan; /* qdrant_client_options.local_scan */
     struct ls_store *local;
     char *base; /* scheme://host:port[/prefix], no trailing '/' */
     int max_retries;
@@ -156,6 +157,8 @@ int ql_scroll(qdrant_point_list **out, qdrant_client *c, const char *collection,
 int ql_count(uint64_t *out, qdrant_client *c, const char *collection, const qdrant_filter *f);
 int ql_query(qdrant_point_list **out, qdrant_client *c, const char *collection, const float *vector,
              size_t dim, const qdrant_query_options *o);
+int ql_query_batch(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                   const float *vectors, size_t n, size_t dim, const qdrant_query_options *o);
 
 /* ---- pure functions (unit-tested through the static archive) ---- */
 

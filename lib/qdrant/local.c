@@ -132,6 +132,7 @@ static int ensure_open(qdrant_client *c)
         return QDRANT_OK;
     ls_open_options o = LS_OPEN_OPTIONS_INIT;
     o.create = 1;
+    o.scan = c->local_scan;
     o.busy_timeout_ms = c->request_timeout_ms > 0 ? c->request_timeout_ms : 0;
     char err[400] = "";
     int r = ls_open(&c->local, c->local_dir, &o, err, sizeof err);
@@ -543,4 +544,55 @@ int ql_query(qdrant_point_list **out, qdrant_client *c, const char *collection, 
     if ((rc = ls_fail(c, ls_query(&lp, c->local, collection, vector, dim, &p), QDRANT_EINVAL)))
         return rc;
     return take_points(out, c, lp);
+}
+
+int ql_query_batch(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                   const float *vectors, size_t n, size_t dim, const qdrant_query_options *opts)
+{
+    qdrant_query_options d = QDRANT_QUERY_OPTIONS_INIT;
+    ls_query_params *p = calloc(n, sizeof *p);
+    ls_points **lp = calloc(n, sizeof *lp);
+    qdrant_point_list **tmp = calloc(n, sizeof *tmp);
+    int rc = p && lp && tmp ? QDRANT_OK : qd_nomem(c);
+    for (size_t i = 0; !rc && i < n; i++) {
+        const qdrant_query_options *o = opts ? &opts[i] : &d;
+        for (size_t k = 0; !rc && k < dim; k++)
+            if (!isfinite(vectors[i * dim + k]))
+                rc = qd_set_err(c, QDRANT_EINVAL,
+                                "query %zu: vector element %zu is NaN or "
+                                "infinite",
+                                i, k);
+        if (!rc && o->use_score_threshold && !isfinite(o->score_threshold))
+            rc = qd_set_err(c, QDRANT_EINVAL, "query %zu: score_threshold is NaN or infinite", i);
+        if (!rc)
+            rc = filter_json(c, o->filter, &p[i].filter_json);
+        p[i].limit = o->limit ? o->limit : 10;
+        p[i].offset = o->offset;
+        p[i].use_score_threshold = o->use_score_threshold ? 1 : 0;
+        p[i].score_threshold = o->score_threshold;
+        p[i].with_payload = o->with_payload ? 1 : 0;
+        p[i].with_vector = o->with_vector ? 1 : 0;
+    }
+    if (!rc)
+        rc = ensure_open(c);
+    if (!rc)
+        rc =
+            ls_fail(c, ls_query_batch(lp, c->local, collection, vectors, n, dim, p), QDRANT_EINVAL);
+    size_t made = 0;
+    while (!rc && made < n) {
+        rc = take_points(&tmp[made], c, lp[made]);
+        lp[made++] = NULL;
+    }
+    if (!rc) {
+        memcpy(out, tmp, n * sizeof *tmp);
+    } else {
+        for (size_t i = 0; tmp && i < made; i++)
+            qdrant_point_list_free(tmp[i]);
+        for (size_t i = 0; lp && i < n; i++)
+            ls_points_free(lp[i]);
+    }
+    free(p);
+    free(lp);
+    free(tmp);
+    return rc;
 }

@@ -474,12 +474,11 @@ QDRANT_API int qdrant_query_options_init(qdrant_query_options *o, unsigned int v
     return QDRANT_OK;
 }
 
-/* The query / search body; vec_key is "query" or "vector". */
-static int query_body(qdrant_client *c, const char *vec_key, const float *vector, size_t dim,
-                      const qdrant_query_options *o)
+/* Appends one query / search request to c->body; vec_key is "query" or "vector". */
+static int query_put(qdrant_client *c, const char *vec_key, const float *vector, size_t dim,
+                     const qdrant_query_options *o)
 {
     rc_buf *b = &c->body;
-    rc_buf_reset(b);
     int e = rc_buf_printf(b, "{\"%s\":", vec_key);
     size_t bad = 0;
     int r = e ? -1 : qd_put_vector(b, vector, dim, &bad);
@@ -504,6 +503,14 @@ static int query_body(qdrant_client *c, const char *vec_key, const float *vector
     e |= rc_buf_printf(b, ",\"with_payload\":%s,\"with_vector\":%s}",
                        o->with_payload ? "true" : "false", o->with_vector ? "true" : "false");
     return e ? qd_nomem(c) : QDRANT_OK;
+}
+
+/* The query / search body. */
+static int query_body(qdrant_client *c, const char *vec_key, const float *vector, size_t dim,
+                      const qdrant_query_options *o)
+{
+    rc_buf_reset(&c->body);
+    return query_put(c, vec_key, vector, dim, o);
 }
 
 QDRANT_API int qdrant_points_query(qdrant_point_list **out, qdrant_client *c,
@@ -542,4 +549,97 @@ QDRANT_API int qdrant_points_query(qdrant_point_list **out, qdrant_client *c,
     if ((rc = query_body(c, "vector", vector, dim, o)))
         return rc;
     return read_points(out, c, collection, "/points/search", NULL, 0);
+}
+
+/* The batch body {"searches":[...]}; vec_key as for query_put. */
+static int batch_body(qdrant_client *c, const char *vec_key, const float *vectors, size_t n,
+                      size_t dim, const qdrant_query_options *opts)
+{
+    qdrant_query_options d = QDRANT_QUERY_OPTIONS_INIT;
+    rc_buf_reset(&c->body);
+    if (rc_buf_puts(&c->body, "{\"searches\":["))
+        return qd_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        if ((i && rc_buf_putc(&c->body, ',')))
+            return qd_nomem(c);
+        if ((rc = query_put(c, vec_key, vectors + i * dim, dim, opts ? &opts[i] : &d)))
+            return rc;
+    }
+    return rc_buf_puts(&c->body, "]}") ? qd_nomem(c) : QDRANT_OK;
+}
+
+/* POSTs the batch body to path; the result is an array of n answers, each a point list (at
+ * answer.<key> when key is non-NULL). */
+static int read_batch(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                      const char *path, const char *key, size_t n)
+{
+    const char *url = qd_url(c, NULL, "/collections/", collection, path, NULL, NULL);
+    if (!url)
+        return qd_nomem(c);
+    json_object *root, *res;
+    int rc = qd_call_result(c, "POST", url, c->body.data, c->body.len, QD_IDEMPOTENT, &root, &res);
+    if (rc)
+        return rc;
+    qdrant_point_list **tmp = calloc(n, sizeof *tmp);
+    if (!tmp) {
+        json_object_put(root);
+        return qd_nomem(c);
+    }
+    if (!json_object_is_type(res, json_type_array) || json_object_array_length(res) != n)
+        rc = qd_set_err(c, QDRANT_EPROTOCOL, "batch reply is not an array of %zu answers", n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        json_object *ans = json_object_array_get_idx(res, i), *pts = ans;
+        if (key && !json_object_object_get_ex(ans, key, &pts))
+            pts = NULL;
+        rc = qd_decode_points(&tmp[i], pts, NULL, c->errmsg, sizeof c->errmsg);
+    }
+    json_object_put(root);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            qdrant_point_list_free(tmp[i]);
+    } else {
+        memcpy(out, tmp, n * sizeof *tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+QDRANT_API int qdrant_points_query_batch(qdrant_point_list **out, qdrant_client *c,
+                                         const char *collection, const float *vectors, size_t n,
+                                         size_t dim, const qdrant_query_options *opts)
+{
+    if (!out)
+        return QDRANT_EINVAL;
+    int rc = prologue(c, collection);
+    if (rc)
+        return rc;
+    if (n == 0)
+        return qd_set_err(c, QDRANT_EINVAL, "a batch needs at least one query");
+    if (!vectors || dim == 0)
+        return qd_set_err(c, QDRANT_EINVAL, "query vectors of dim > 0 floats are required");
+    for (size_t i = 0; opts && i < n; i++)
+        if (opts[i].version != QDRANT_QUERY_OPTIONS_VERSION)
+            return qd_set_err(c, QDRANT_EINVAL, "query %zu: unknown query options version %u", i,
+                              opts[i].version);
+    if (c->local_dir)
+        return ql_query_batch(out, c, collection, vectors, n, dim, opts);
+    if (c->has_query_api != 0) {
+        if ((rc = batch_body(c, "query", vectors, n, dim, opts)))
+            return rc;
+        rc = read_batch(out, c, collection, "/points/query/batch", "points", n);
+        if (rc != QDRANT_ENOTFOUND || !qd_route_missing(c)) {
+            if (rc == QDRANT_OK)
+                c->has_query_api = 1;
+            return rc;
+        }
+        qd_log(c, QDRANT_LOG_INFO,
+               "no /points/query on this server (older than 1.10): using "
+               "/points/search from now on");
+        c->has_query_api = 0;
+        qd_reset_err(c);
+    }
+    if ((rc = batch_body(c, "vector", vectors, n, dim, opts)))
+        return rc;
+    return read_batch(out, c, collection, "/points/search/batch", NULL, n);
 }

@@ -583,8 +583,78 @@ static void cleanup(void)
     }
 }
 
-int main(void)
+/* Batches: each answer equals the same query sent alone, on each backend, and the backends
+ * agree; one pass in local scan mode. */
+static void test_query_batch(void)
 {
+    float q[5][DIM];
+    for (int i = 0; i < 5; i++)
+        for (int k = 0; k < DIM; k++)
+            q[i][k] = frand();
+    for (int d = 0; d < 4; d++) {
+        qdrant_filter *fr = make_filter(F_RED), *fb = make_filter(F_COUNT - 1);
+        qdrant_query_options o[5];
+        for (int i = 0; i < 5; i++) {
+            qdrant_query_options x = QDRANT_QUERY_OPTIONS_INIT;
+            o[i] = x;
+        }
+        o[0].limit = 5;
+        o[1].limit = 3, o[1].offset = 2, o[1].filter = fr;
+        o[2].limit = 4, o[2].with_vector = 1, o[2].with_payload = 0;
+        o[3].limit = 50, o[3].filter = fb;
+        o[4].limit = 1, o[4].with_payload = 0;
+        qdrant_point_list *r[NB][5];
+        int good = 1;
+        for (int b = 0; b < NB; b++) {
+            int rc = qdrant_points_query_batch(r[b], cl[b], coll[d], &q[0][0], 5, DIM, o);
+            char label[160];
+            snprintf(label, sizeof label, "%s %s: a batch of 5 queries", bname[b], dnames[d]);
+            if (!ok(rc == 0, label)) {
+                diag("%d %s", rc, qdrant_client_errmsg(cl[b]));
+                good = 0;
+                continue;
+            }
+            int same = 1;
+            for (int i = 0; i < 5; i++) {
+                qdrant_point_list *one = NULL;
+                same &= qdrant_points_query(&one, cl[b], coll[d], q[i], DIM, &o[i]) == 0 &&
+                        same_lists(r[b][i], one, NULL);
+                qdrant_point_list_free(one);
+            }
+            snprintf(label, sizeof label, "%s %s: each answer is the query's own", bname[b],
+                     dnames[d]);
+            ok(same, label);
+        }
+        if (good) {
+            int same = 1;
+            for (int i = 0; i < 5; i++)
+                same &= same_lists(r[0][i], r[1][i], &max_score_diff);
+            char label[160];
+            snprintf(label, sizeof label, "%s: the backends' batch answers agree", dnames[d]);
+            ok(same, label);
+            for (int b = 0; b < NB; b++)
+                for (int i = 0; i < 5; i++)
+                    qdrant_point_list_free(r[b][i]);
+        }
+        qdrant_filter_free(fr);
+        qdrant_filter_free(fb);
+    }
+    /* a wrong dimension fails the batch the same way on both, leaving out untouched */
+    qdrant_point_list *r[2] = {NULL, NULL};
+    float v[2][DIM + 1] = {{0}};
+    v[0][0] = v[1][1] = 1;
+    int rc[NB];
+    for (int b = 0; b < NB; b++)
+        rc[b] = qdrant_points_query_batch(r, cl[b], coll[0], &v[0][0], 2, DIM + 1, NULL);
+    ok(rc[0] == rc[1] && rc[0] == QDRANT_EINVAL && !r[0] && !r[1],
+       "batch with a wrong dimension: QDRANT_EINVAL on both, out untouched");
+    ok(qdrant_points_query_batch(r, cl[0], coll[0], &v[0][0], 0, DIM, NULL) == QDRANT_EINVAL,
+       "empty batch refused");
+}
+
+int main(int argc, char **argv)
+{
+    int scan = argc > 1 && strcmp(argv[1], "scan") == 0;
     const char *url = ts_qdrant_url();
     if (!url)
         skip_all("no Qdrant server (set QDRANT_TEST_URL, or install python3-jsonschema)");
@@ -597,12 +667,13 @@ int main(void)
     for (int b = 0; b < NB; b++) {
         qdrant_client_options o = QDRANT_CLIENT_OPTIONS_INIT;
         o.url = urls[b];
+        o.local_scan = b == 0 && scan;
         if (qdrant_client_new(&cl[b], &o) != 0) {
             printf("Bail out! cannot make the %s client for %s\n", bname[b], urls[b]);
             return 1;
         }
     }
-    diag("local: %s, server: %s", local_url, url);
+    diag("local%s: %s, server: %s", scan ? " (scan mode)" : "", local_url, url);
     for (int d = 0; d < 4; d++) {
         char prefix[32];
         snprintf(prefix, sizeof prefix, "parity-%s", dnames[d]);
@@ -615,6 +686,7 @@ int main(void)
     test_create();
     test_upsert();
     test_queries();
+    test_query_batch();
     test_scroll_count();
     test_aliases();
     test_errors();

@@ -464,6 +464,64 @@ static void test_retries(void)
     qdrant_client_free(dead);
 }
 
+static void test_query_batch_exact(void)
+{
+    const char *two =
+        reply("200 OK", RESULT("[{\"points\":[{\"id\":5,\"version\":2,\"score\":0.5}]},"
+                               "{\"points\":[]}]"));
+    const char *bare404 = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    const char *search2 = reply("200 OK", RESULT("[[{\"id\":7,\"version\":1,\"score\":0.25}],[]]"));
+    const char *one = reply("200 OK", RESULT("[{\"points\":[]}]"));
+    ss_step a[] = {{two, SS_KEEP, 0}, {one, SS_KEEP, 0}};
+    scripted *s = ss_start(a, 2);
+    qdrant_client *c = client_for(s, "", 0, NULL);
+    float v[2][2] = {{0.5f, 1}, {-2, 0.25f}};
+    qdrant_query_options qo[2] = {QDRANT_QUERY_OPTIONS_INIT, QDRANT_QUERY_OPTIONS_INIT};
+    qo[0].limit = 3;
+    qo[1].offset = 1;
+    qo[1].with_vector = 1;
+    qdrant_point_list *l[2] = {NULL, NULL};
+    is_int(qdrant_points_query_batch(l, c, "c", &v[0][0], 2, 2, qo), 0, "batch of 2");
+    is_int(qdrant_point_list_count(l[0]), 1, "first answer: 1 point");
+    ok(qdrant_point_list_score(l[0], 0) == 0.5f, "its score");
+    is_int(qdrant_point_list_count(l[1]), 0, "second answer: none");
+    qdrant_point_list_free(l[0]);
+    qdrant_point_list_free(l[1]);
+    is_str(ss_req(s, 0)->target, "/collections/c/points/query/batch", "batch path");
+    is_str(ss_req(s, 0)->body,
+           "{\"searches\":[{\"query\":[0.5,1],\"limit\":3,\"with_payload\":true,\"with_vector\":"
+           "false},{\"query\":[-2,0.25],\"limit\":10,\"offset\":1,\"with_payload\":true,"
+           "\"with_vector\":true}]}",
+           "exact batch body");
+    /* a reply with the wrong number of answers is a protocol error, out untouched */
+    l[0] = l[1] = NULL;
+    is_int(qdrant_points_query_batch(l, c, "c", &v[0][0], 2, 2, NULL), QDRANT_EPROTOCOL,
+           "1 answer for 2 queries: QDRANT_EPROTOCOL");
+    ok(!l[0] && !l[1], "out untouched");
+    is_int(qdrant_points_query_batch(l, c, "c", &v[0][0], 0, 2, NULL), QDRANT_EINVAL,
+           "an empty batch is refused before sending");
+    is_int(ss_count(s), 2, "nothing sent for it");
+    qdrant_client_free(c);
+    ss_stop(s);
+
+    /* before 1.10: /points/search/batch, whose answers are bare arrays */
+    ss_step b[] = {{bare404, SS_KEEP, 0}, {search2, SS_KEEP, 0}};
+    s = ss_start(b, 2);
+    c = client_for(s, "", 0, NULL);
+    is_int(qdrant_points_query_batch(l, c, "c", &v[0][0], 2, 2, NULL), 0, "batch, old server");
+    is_int(qdrant_point_list_count(l[0]), 1, "bare-array answer decoded");
+    qdrant_point_list_free(l[0]);
+    qdrant_point_list_free(l[1]);
+    is_str(ss_req(s, 1)->target, "/collections/c/points/search/batch", "fell back to search");
+    is_str(ss_req(s, 1)->body,
+           "{\"searches\":[{\"vector\":[0.5,1],\"limit\":10,\"with_payload\":true,"
+           "\"with_vector\":false},{\"vector\":[-2,0.25],\"limit\":10,\"with_payload\":true,"
+           "\"with_vector\":false}]}",
+           "search batch body");
+    qdrant_client_free(c);
+    ss_stop(s);
+}
+
 static void test_query_fallback(void)
 {
     const char *bare404 = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
@@ -548,7 +606,18 @@ static void test_client_options(void)
     is_int(qdrant_client_options_init(&o, 99), QDRANT_EINVAL, "unknown options version");
     is_int(qdrant_client_options_init(&o, QDRANT_CLIENT_OPTIONS_VERSION), 0, "options init");
     ok(o.tls_verify == 1 && o.max_retries == 3 && o.request_timeout_ms == 30000, "defaults");
+    ok(o.local_scan == 0, "local_scan off by default");
+    /* a program built against version 1 of the struct: nothing past its end is touched */
+    qdrant_client_options v1;
+    memset(&v1, 0x5a, sizeof v1);
+    is_int(qdrant_client_options_init(&v1, 1), 0, "version-1 init");
+    ok(v1.version == 1 && v1.max_response_bytes == (64u << 20) && v1.local_scan == 0x5a5a5a5a,
+       "version-1 init writes only version-1 fields");
     qdrant_client *c = NULL;
+    v1.url = "http://127.0.0.1:9";
+    is_int(qdrant_client_new(&c, &v1), 0, "a version-1 struct is accepted");
+    qdrant_client_free(c);
+    c = NULL;
     o.url = "ftp://x";
     is_int(qdrant_client_new(&c, &o), QDRANT_EINVAL, "non-http URL refused");
     o.url = "http://x";
@@ -591,6 +660,7 @@ int main(void)
     test_errors();
     test_retries();
     test_query_fallback();
+    test_query_batch_exact();
     test_client_options();
     return tap_done();
 }
