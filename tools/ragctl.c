@@ -159,6 +159,9 @@ static int open_ctx_(ctx *c, settings *st, int need_qdrant, int need_embed)
     }
     if (need_qdrant) {
         qdrant_client_options o = QDRANT_CLIENT_OPTIONS_INIT;
+        /* local mode: read the store on each call instead of holding whole collections in
+         * memory, so a build's memory does not grow with the corpus */
+        o.local_scan = 1;
         if (st->qdrant_url) {
             o.url = st->qdrant_url;
         } else {

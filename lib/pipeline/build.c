@@ -749,8 +749,10 @@ static int step_upsert(rp_state *s, const char *run_id, const rp_build_config *c
 
 typedef struct {
     const rp_build_config *cfg;
-    const char *collection;
-    size_t total, samples, next_sample, taken, passed;
+    size_t total, samples, taken, passed;
+    float *vecs;        /* samples * dim: each sample chunk's embedding */
+    uint64_t *ids;      /* its point id */
+    char (*names)[160]; /* its chunk id, for messages */
     char *err;
     size_t errlen;
 } smoke_ctx;
@@ -770,6 +772,7 @@ static size_t sample_index(const smoke_ctx *x, size_t k)
     return x->samples > 1 ? k * (x->total - 1) / (x->samples - 1) : 0;
 }
 
+/* Collects the sample chunks (their embeddings come from the cache). */
 static int smoke_batch(const chunk_list *l, size_t first, void *ud)
 {
     smoke_ctx *x = ud;
@@ -786,33 +789,20 @@ static int smoke_batch(const chunk_list *l, size_t first, void *ud)
             embed_range(x->cfg, l, want - first, want - first + 1, &v, NULL, x->err, x->errlen);
         if (rc)
             return rc;
-        qdrant_query_options qo = QDRANT_QUERY_OPTIONS_INIT;
-        qo.limit = 3;
-        qo.with_payload = 0;
-        qdrant_point_list *hits = NULL;
-        int qrc = qdrant_points_query(&hits, x->cfg->qdrant, x->collection, v, dim, &qo);
+        memcpy(x->vecs + x->taken * dim, v, dim * sizeof *v);
         free(v);
-        if (qrc)
-            return qerr(x->err, x->errlen, x->cfg->qdrant, "querying", qrc);
-        qdrant_point_id id = qdrant_point_id_num(rp_point_id(x->cfg->index, c->doc_id, c->n));
-        int found = 0;
-        for (size_t h = 0; h < qdrant_point_list_count(hits); h++)
-            found |= qdrant_point_id_equal(qdrant_point_list_id(hits, h), &id);
-        qdrant_point_list_free(hits);
-        if (!found)
-            return fail(x->err, x->errlen, RP_ESTATE,
-                        "chunk %s is not in the top 3 when queried with its own text", c->id);
-        x->passed++;
+        x->ids[x->taken] = rp_point_id(x->cfg->index, c->doc_id, c->n);
+        snprintf(x->names[x->taken], sizeof x->names[x->taken], "%s", c->id);
         x->taken++;
     }
-    return SMOKE_DONE; /* every sample checked: stop reading */
+    return SMOKE_DONE; /* every sample found: stop reading */
 }
 
 static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config *cfg,
                           const char *params, const char *chunk_params, const char *collection,
                           char *err, size_t errlen)
 {
-    smoke_ctx x = {cfg, collection, 0, 0, 0, 0, 0, err, errlen};
+    smoke_ctx x = {cfg, 0, 0, 0, 0, NULL, NULL, NULL, err, errlen};
     /* The chunk count as recorded with the artifact (the artifact itself is hash-checked by
      * stream_chunks below). */
     x.total = recorded_chunks(s, run_id);
@@ -829,44 +819,70 @@ static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config
     if (count != x.total)
         return fail(err, errlen, RP_ESTATE, "%s holds %llu points, but there are %zu chunks",
                     collection, (unsigned long long)count, x.total);
-    /* A deterministic sample spread over the corpus: each must find itself in the top 3. */
+    /* A deterministic sample spread over the corpus, each to find itself in the top 3, and the
+     * user's own checks (each to find its expected document in the top k): one batch of
+     * queries, answered in one pass over the points in local mode. */
     x.samples = cfg->smoke_samples ? cfg->smoke_samples : 5;
     if (x.samples > x.total)
         x.samples = x.total;
+    size_t dim = rp_embedder_dim(cfg->embedder), k = cfg->smoke_k ? cfg->smoke_k : 5;
+    size_t nq = x.samples + cfg->n_smoke_queries;
+    x.vecs = malloc((nq ? nq : 1) * (dim ? dim : 1) * sizeof *x.vecs);
+    x.ids = malloc((x.samples ? x.samples : 1) * sizeof *x.ids);
+    x.names = malloc((x.samples ? x.samples : 1) * sizeof *x.names);
+    qdrant_query_options *qo = malloc((nq ? nq : 1) * sizeof *qo);
+    qdrant_point_list **hits = calloc(nq ? nq : 1, sizeof *hits);
+    if (!x.vecs || !x.ids || !x.names || !qo || !hits) {
+        rc = fail(err, errlen, RP_ENOMEM, "out of memory");
+        goto out;
+    }
     rc = stream_chunks(s, run_id, chunk_params, 256, smoke_batch, &x, NULL, err, errlen);
     if (rc == SMOKE_DONE)
         rc = RP_OK;
     if (rc == RP_OK && x.taken < x.samples)
         rc = fail(err, errlen, RP_ECORRUPT, "the chunk artifact holds fewer chunks than recorded");
-    /* The user's own checks: a query must find its expected document near the top. */
-    size_t dim = rp_embedder_dim(cfg->embedder), k = cfg->smoke_k ? cfg->smoke_k : 5;
     for (size_t i = 0; rc == RP_OK && i < cfg->n_smoke_queries; i++) {
-        const rp_smoke_query *sq = &cfg->smoke_queries[i];
         float *v = NULL;
-        const char *texts[1] = {sq->text};
+        const char *texts[1] = {cfg->smoke_queries[i].text};
         rc = rp_embed_batch(cfg->embedder, &v, texts, 1);
         if (rc) {
             rc = fail(err, errlen, rc, "embedding smoke query: %s",
                       rp_embedder_errmsg(cfg->embedder));
             break;
         }
-        qdrant_query_options qo = QDRANT_QUERY_OPTIONS_INIT;
-        qo.limit = (uint32_t)k;
-        qdrant_point_list *hits = NULL;
-        qrc = qdrant_points_query(&hits, q, collection, v, dim, &qo);
+        memcpy(x.vecs + (x.samples + i) * dim, v, dim * sizeof *v);
         free(v);
-        if (qrc) {
-            rc = qerr(err, errlen, q, "smoke query", qrc);
-            break;
-        }
+    }
+    for (size_t i = 0; rc == RP_OK && i < nq; i++) {
+        qdrant_query_options d = QDRANT_QUERY_OPTIONS_INIT;
+        qo[i] = d;
+        qo[i].limit = i < x.samples ? 3 : (uint32_t)k;
+        qo[i].with_payload = i >= x.samples;
+    }
+    if (rc == RP_OK && nq &&
+        (qrc = qdrant_points_query_batch(hits, q, collection, x.vecs, nq, dim, qo)))
+        rc = qerr(err, errlen, q, "querying", qrc);
+    for (size_t i = 0; rc == RP_OK && i < x.samples; i++) {
+        qdrant_point_id id = qdrant_point_id_num(x.ids[i]);
         int found = 0;
-        for (size_t h = 0; h < qdrant_point_list_count(hits) && !found; h++) {
-            json_object *o = json_tokener_parse(qdrant_point_list_payload(hits, h)), *d;
+        for (size_t h = 0; h < qdrant_point_list_count(hits[i]); h++)
+            found |= qdrant_point_id_equal(qdrant_point_list_id(hits[i], h), &id);
+        if (!found)
+            rc = fail(err, errlen, RP_ESTATE,
+                      "chunk %s is not in the top 3 when queried with its own text", x.names[i]);
+        else
+            x.passed++;
+    }
+    for (size_t i = 0; rc == RP_OK && i < cfg->n_smoke_queries; i++) {
+        const rp_smoke_query *sq = &cfg->smoke_queries[i];
+        const qdrant_point_list *l = hits[x.samples + i];
+        int found = 0;
+        for (size_t h = 0; h < qdrant_point_list_count(l) && !found; h++) {
+            json_object *o = json_tokener_parse(qdrant_point_list_payload(l, h)), *d;
             found = o && json_object_object_get_ex(o, "doc_id", &d) &&
                     strcmp(json_object_get_string(d), sq->expect_doc_id) == 0;
             json_object_put(o);
         }
-        qdrant_point_list_free(hits);
         if (!found)
             rc = fail(err, errlen, RP_ESTATE, "smoke query \"%s\" did not find %s in the top %zu",
                       sq->text, sq->expect_doc_id, k);
@@ -887,6 +903,14 @@ static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config
         progress(cfg, "smoketest", "%llu points = %zu chunks; %zu/%zu samples find themselves",
                  (unsigned long long)count, x.total, x.passed, x.samples);
     }
+out:
+    for (size_t i = 0; hits && i < nq; i++)
+        qdrant_point_list_free(hits[i]);
+    free(hits);
+    free(qo);
+    free(x.vecs);
+    free(x.ids);
+    free(x.names);
     return rc;
 }
 
@@ -903,8 +927,8 @@ static int alias_target(char *out, size_t cap, qdrant_client *q, const char *ali
 }
 
 /* Points the alias at collection, then reads it back and queries through it. */
-static int switch_and_verify(qdrant_client *q, const char *alias, const char *collection,
-                             size_t dim, char *err, size_t errlen)
+static int switch_and_verify(qdrant_client *q, const char *alias, const char *collection, char *err,
+                             size_t errlen)
 {
     int qrc = qdrant_alias_switch(q, alias, collection);
     if (qrc)
@@ -916,21 +940,14 @@ static int switch_and_verify(qdrant_client *q, const char *alias, const char *co
     if (strcmp(now, collection) != 0)
         return fail(err, errlen, RP_ESTATE, "alias %s points at \"%s\", not %s", alias, now,
                     collection);
-    float *v = calloc(dim ? dim : 1, sizeof *v);
-    if (!v)
-        return RP_ENOMEM;
-    v[0] = 1.0f;
-    qdrant_query_options qo = QDRANT_QUERY_OPTIONS_INIT;
-    qo.limit = 1;
-    qdrant_point_list *hits = NULL;
-    qrc = qdrant_points_query(&hits, q, alias, v, dim, &qo);
-    free(v);
-    size_t n = qdrant_point_list_count(hits);
-    qdrant_point_list_free(hits);
-    if (qrc)
-        return qerr(err, errlen, q, "querying through the alias", qrc);
-    if (n == 0)
-        return fail(err, errlen, RP_ESTATE, "a query through %s found nothing", alias);
+    /* Readers go through the alias: it must answer with every point of the collection. */
+    uint64_t via = 0, direct = 0;
+    if ((qrc = qdrant_points_count(&via, q, alias, NULL)) ||
+        (qrc = qdrant_points_count(&direct, q, collection, NULL)))
+        return qerr(err, errlen, q, "counting through the alias", qrc);
+    if (via == 0 || via != direct)
+        return fail(err, errlen, RP_ESTATE, "through %s: %llu points, %s holds %llu", alias,
+                    (unsigned long long)via, collection, (unsigned long long)direct);
     return RP_OK;
 }
 
@@ -939,8 +956,7 @@ static int step_promote(rp_state *s, const rp_build_config *cfg, const char *col
 {
     char alias[256];
     snprintf(alias, sizeof alias, "%s_%s_active", prefix_of(cfg), cfg->index);
-    int rc = switch_and_verify(cfg->qdrant, alias, collection, rp_embedder_dim(cfg->embedder), err,
-                               errlen);
+    int rc = switch_and_verify(cfg->qdrant, alias, collection, err, errlen);
     if (rc)
         return rc;
     int active = 0;
@@ -1209,12 +1225,7 @@ int rp_rollback(int *out_version, rp_state *s, qdrant_client *q, const char *pre
         return fail(err, errlen, RP_ENOTFOUND, "collection %s of version %d is gone", collection,
                     target);
     snprintf(alias, sizeof alias, "%s_%s_active", prefix, index);
-    qdrant_collection_info *info = NULL;
-    size_t dim = 1;
-    if (qdrant_collection_info_get(&info, q, collection) == QDRANT_OK)
-        dim = qdrant_collection_info_vector_size(info);
-    qdrant_collection_info_free(info);
-    int rc = switch_and_verify(q, alias, collection, dim, err, errlen);
+    int rc = switch_and_verify(q, alias, collection, err, errlen);
     if (rc)
         return rc;
     /* Record: each version above the target becomes rolled back, newest first. */
