@@ -765,37 +765,51 @@ static int count_batch(const chunk_list *l, size_t first, void *ud)
     return 0;
 }
 
-#define SMOKE_DONE 1
-
 static size_t sample_index(const smoke_ctx *x, size_t k)
 {
     return x->samples > 1 ? k * (x->total - 1) / (x->samples - 1) : 0;
 }
 
-/* Collects the sample chunks (their embeddings come from the cache). */
-static int smoke_batch(const chunk_list *l, size_t first, void *ud)
+/* Collects the sample chunks (their embeddings come from the cache); only the sample lines of
+ * the chunk artifact are parsed. */
+typedef struct {
+    smoke_ctx *x;
+    size_t line;
+    int rc;
+} smoke_reader;
+
+static int smoke_line(const char *line, size_t len, void *ud)
 {
-    smoke_ctx *x = ud;
+    smoke_reader *r = ud;
+    smoke_ctx *x = r->x;
+    size_t at = r->line++;
+    if (x->taken >= x->samples)
+        return 1;
+    if (at != sample_index(x, x->taken))
+        return 0;
+    chunk_list l;
+    memset(&l, 0, sizeof l);
+    if (on_chunk_line(line, len, &l)) {
+        chunks_free(&l);
+        r->rc = fail(x->err, x->errlen, l.bad == 2 ? RP_ENOMEM : RP_ECORRUPT,
+                     "cannot read line %zu of the chunk artifact", at + 1);
+        return 1;
+    }
     size_t dim = rp_embedder_dim(x->cfg->embedder);
-    while (x->taken < x->samples) {
-        size_t want = sample_index(x, x->taken);
-        if (want >= first + l->n)
-            return 0;
-        if (want < first) /* cannot happen: samples ascend */
-            return RP_ECORRUPT;
-        const chunk_rec *c = &l->v[want - first];
+    /* a sample may repeat when there are fewer chunks than samples wanted */
+    while (r->rc == RP_OK && x->taken < x->samples && sample_index(x, x->taken) == at) {
         float *v = NULL;
-        int rc =
-            embed_range(x->cfg, l, want - first, want - first + 1, &v, NULL, x->err, x->errlen);
-        if (rc)
-            return rc;
+        r->rc = embed_range(x->cfg, &l, 0, 1, &v, NULL, x->err, x->errlen);
+        if (r->rc)
+            break;
         memcpy(x->vecs + x->taken * dim, v, dim * sizeof *v);
         free(v);
-        x->ids[x->taken] = rp_point_id(x->cfg->index, c->doc_id, c->n);
-        snprintf(x->names[x->taken], sizeof x->names[x->taken], "%s", c->id);
+        x->ids[x->taken] = rp_point_id(x->cfg->index, l.v[0].doc_id, l.v[0].n);
+        snprintf(x->names[x->taken], sizeof x->names[x->taken], "%s", l.v[0].id);
         x->taken++;
     }
-    return SMOKE_DONE; /* every sample found: stop reading */
+    chunks_free(&l);
+    return r->rc != RP_OK || x->taken >= x->samples;
 }
 
 static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config *cfg,
@@ -836,9 +850,17 @@ static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config
         rc = fail(err, errlen, RP_ENOMEM, "out of memory");
         goto out;
     }
-    rc = stream_chunks(s, run_id, chunk_params, 256, smoke_batch, &x, NULL, err, errlen);
-    if (rc == SMOKE_DONE)
-        rc = RP_OK;
+    char path[PATH_MAX];
+    smoke_reader sr = {&x, 0, RP_OK};
+    if (rp_artifact_valid(s, run_id, "chunks.ndjson", chunk_params, path) != 1) {
+        rc = fail(err, errlen, RP_ENOTFOUND, "the chunk artifact is missing or stale");
+    } else if (x.samples) {
+        int rr = rp_artifact_read(path, 0, smoke_line, &sr);
+        if (sr.rc)
+            rc = sr.rc;
+        else if (rr != RP_OK && rr != RP_ESTOPPED)
+            rc = fail(err, errlen, RP_ECORRUPT, "cannot read the chunk artifact %s", path);
+    }
     if (rc == RP_OK && x.taken < x.samples)
         rc = fail(err, errlen, RP_ECORRUPT, "the chunk artifact holds fewer chunks than recorded");
     for (size_t i = 0; rc == RP_OK && i < cfg->n_smoke_queries; i++) {
