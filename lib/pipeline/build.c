@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,19 +216,19 @@ static int lstr(lcur *c, char **out, const char **raw, size_t *rawlen)
     if (p >= end || *p != '"')
         return 0;
     const char *q = ++p;
-    size_t esc = 0;
-    while (q < end && *q != '"') {
-        if (*q == '\\') {
-            if (end - q < 2)
-                return 0;
-            q += q[1] == 'u' ? 6 : 2;
-            esc++;
-        } else {
-            q++;
-        }
+    /* the closing quote: the first one after an even run of backslashes */
+    for (;;) {
+        q = memchr(q, '"', (size_t)(end - q));
+        if (!q)
+            return 0;
+        size_t bs = 0;
+        while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\')
+            bs++;
+        if (bs % 2 == 0)
+            break;
+        q++;
     }
-    if (q >= end)
-        return 0;
+    int esc = memchr(p, '\\', (size_t)(q - p)) != NULL;
     char *o = malloc((size_t)(q - p) + 1), *w = o;
     if (!o)
         return 0;
