@@ -20,7 +20,8 @@ struct qdrant_client {
     /* Local mode: the store directory (non-NULL selects local mode) and the store, opened at
      * the first call that needs it (lib/qdrant/local.c). */
     char *local_dir;
-    int local_scan; /* qdrant_client_options.local_scan */
+    int local_scan;     /* qdrant_client_options.local_scan */
+    int upload_checked; /* set by the uploader around ql_upsert: points already checked */
     struct ls_store *local;
     char *base; /* scheme://host:port[/prefix], no trailing '/' */
     int max_retries;

@@ -423,6 +423,8 @@ int ql_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_p
 {
     /* The checks (and messages) of the HTTP path's body builder, before anything is written. */
     for (size_t i = 0; i < n; i++) {
+        if (c->upload_checked)
+            break; /* the uploader checked every point before its first batch */
         if (!valid_id(&ids[i]))
             return qd_set_err(c, QDRANT_EINVAL, "point %zu: invalid id (kind %d)", i, ids[i].kind);
         const float *v = vectors + i * dim;
