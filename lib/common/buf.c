@@ -251,10 +251,19 @@ int rc_buf_json_str(rc_buf *b, const char *s, size_t len)
          * '"', '\\' or byte >= 0x80 (the output has room: at least 6 bytes per input byte). */
         while (len - i >= 8) {
             uint64_t v = load8(p + i);
-            if (has_less(v, 0x20) | has_less(v ^ (ONES * '"'), 1) | has_less(v ^ (ONES * '\\'), 1) |
-                (v & HIGHS))
-                break;
+            uint64_t m = has_less(v, 0x20) | has_less(v ^ (ONES * '"'), 1) |
+                         has_less(v ^ (ONES * '\\'), 1) | (v & HIGHS);
             memcpy(o, p + i, 8);
+            if (m) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                /* The lowest flag marks the first such byte exactly (a false flag can only
+                 * follow a true one); the bytes before it are plain and already copied. */
+                size_t k = (size_t)__builtin_ctzll(m) >> 3;
+                o += k;
+                i += k;
+#endif
+                break;
+            }
             o += 8;
             i += 8;
         }
