@@ -14,7 +14,8 @@ static inline size_t cp_len(unsigned char c)
 
 static inline int is_ws(unsigned char c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+    /* ' ', '\t', '\n', '\v', '\f', '\r' as one range check and a bit test */
+    return c <= ' ' && ((1ull << c) & ((1ull << ' ') | (0x1Full << '\t')));
 }
 
 static inline int is_cont(unsigned char c)
@@ -26,6 +27,8 @@ static inline int is_punct(unsigned char c)
 {
     return c == '.' || c == '!' || c == '?';
 }
+
+#define HIGHS 0x8080808080808080ULL /* the top bit of each byte */
 
 static inline uint64_t load8(const unsigned char *p)
 {
@@ -40,7 +43,7 @@ static inline void advance(const unsigned char *t, size_t len, size_t *b, size_t
 {
     size_t i = *b, n = *c;
     while (n < target && i < len) {
-        if (target - n >= 8 && len - i >= 8 && !(load8(t + i) & 0x8080808080808080ULL)) {
+        if (target - n >= 8 && len - i >= 8 && !(load8(t + i) & HIGHS)) {
             i += 8;
             n += 8;
             continue;
@@ -52,13 +55,29 @@ static inline void advance(const unsigned char *t, size_t len, size_t *b, size_t
     *c = n;
 }
 
-/* Code points in t[from, to). */
+/* Code points in t[from, to): the bytes that are not continuation bytes (10xxxxxx). */
 static inline size_t cp_count(const unsigned char *t, size_t from, size_t to)
 {
-    size_t n = 0;
-    for (size_t k = from; k < to; k++)
+    size_t n = 0, k = from;
+    for (; to - k >= 8; k += 8) {
+        uint64_t v = load8(t + k);
+        n += 8 - (size_t)__builtin_popcountll(v & ~(v << 1) & HIGHS);
+    }
+    for (; k < to; k++)
         n += !is_cont(t[k]);
     return n;
+}
+
+/* 1 when t[from, to) is all ASCII. */
+static inline int all_ascii(const unsigned char *t, size_t from, size_t to)
+{
+    size_t k = from;
+    uint64_t acc = 0;
+    for (; to - k >= 8; k += 8)
+        acc |= load8(t + k);
+    for (; k < to; k++)
+        acc |= t[k];
+    return !(acc & HIGHS);
 }
 
 /* 1 when the newline at t[j] ends a blank line: the characters since the previous newline, which
@@ -176,6 +195,11 @@ int rp_chunk_text(const char *doc_id, const char *text, size_t len, const rp_chu
             break;
         /* The next chunk starts overlap code points before the cut, after pos. */
         size_t nb = end_b, nc = end_c;
+        size_t back = end_c - pos_c - 1 < o->overlap ? end_c - pos_c - 1 : o->overlap;
+        if (back <= end_b - pos_b && all_ascii(t, end_b - back, end_b)) {
+            nb -= back; /* the common case, one byte per code point */
+            nc -= back;
+        }
         while (nc > pos_c + 1 && end_c - nc < o->overlap) {
             do
                 nb--;
