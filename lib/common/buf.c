@@ -198,13 +198,33 @@ static size_t utf8_seq(const unsigned char *s, size_t avail)
     return 0;
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+static inline uint64_t load8(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Non-zero when some byte of v is below n (1 <= n <= 128; n = 1: some byte is zero). */
+static inline uint64_t has_less(uint64_t v, unsigned n)
+{
+    return (v - ONES * n) & ~v & HIGHS;
+}
+
 int rc_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
         if (p[i] < 0x80) {
-            i++;
+            /* ASCII runs eight bytes at a time. */
+            while (len - i >= 8 && !(load8(p + i) & HIGHS))
+                i += 8;
+            while (i < len && p[i] < 0x80)
+                i++;
             continue;
         }
         size_t n = utf8_seq(p + i, len - i);
@@ -227,6 +247,28 @@ int rc_buf_json_str(rc_buf *b, const char *s, size_t len)
     *o++ = '"';
     size_t i = 0;
     while (i < len) {
+        /* Eight bytes at a time while none needs escaping or checking: no control character,
+         * '"', '\\' or byte >= 0x80 (the output has room: at least 6 bytes per input byte). */
+        while (len - i >= 8) {
+            uint64_t v = load8(p + i);
+            uint64_t m = has_less(v, 0x20) | has_less(v ^ (ONES * '"'), 1) |
+                         has_less(v ^ (ONES * '\\'), 1) | (v & HIGHS);
+            memcpy(o, p + i, 8);
+            if (m) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                /* The lowest flag marks the first such byte exactly (a false flag can only
+                 * follow a true one); the bytes before it are plain and already copied. */
+                size_t k = (size_t)__builtin_ctzll(m) >> 3;
+                o += k;
+                i += k;
+#endif
+                break;
+            }
+            o += 8;
+            i += 8;
+        }
+        if (i >= len)
+            break;
         unsigned c = p[i];
         if (c >= 0x80) {
             size_t n = utf8_seq(p + i, len - i);

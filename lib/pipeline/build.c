@@ -499,32 +499,106 @@ static int step_discover(rp_state *s, const char *run_id, const rp_build_config 
     return rc;
 }
 
-/* Rebuilds the corpus from the discover artifact, so chunk reads exactly what discover saw. */
+/* Parses a docs.ndjson line exactly as rp_doc_json writes it, with an id holding no escape:
+ * {"id":"...","size":N,"hash":"<32 hex>","invalid_utf8":true|false}. Returns 1 and fills the
+ * fields (id points into line), or 0 for anything else (left to json-c). */
+static int parse_doc_line(const char *line, size_t len, const char **id, size_t *idlen,
+                          uint64_t *size, const char **hash, int *bad)
+{
+    const char *p = line, *end = line + len;
+#define LIT(s)                                                                                     \
+    (((size_t)(end - p) >= sizeof s - 1 && !memcmp(p, s, sizeof s - 1)) ? (p += sizeof s - 1, 1)   \
+                                                                        : 0)
+    if (!LIT("{\"id\":\""))
+        return 0;
+    const char *q = p;
+    while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
+        q++;
+    if (q == end || *q != '"')
+        return 0;
+    *id = p;
+    *idlen = (size_t)(q - p);
+    p = q + 1;
+    if (!LIT(",\"size\":") || p == end || *p < '0' || *p > '9' ||
+        (*p == '0' && end - p > 1 && p[1] >= '0' && p[1] <= '9'))
+        return 0;
+    uint64_t v = 0;
+    int digits = 0;
+    for (; p < end && *p >= '0' && *p <= '9'; p++, digits++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    if (digits > 18 || !LIT(",\"hash\":\""))
+        return 0; /* (larger numbers: json-c decides) */
+    for (int k = 0; k < 32; k++)
+        if (p + k >= end || !((p[k] >= '0' && p[k] <= '9') || (p[k] >= 'a' && p[k] <= 'f')))
+            return 0;
+    *hash = p;
+    p += 32;
+    if (LIT("\",\"invalid_utf8\":true}"))
+        *bad = 1;
+    else if (LIT("\",\"invalid_utf8\":false}"))
+        *bad = 0;
+    else
+        return 0;
+#undef LIT
+    *size = v;
+    return p == end;
+}
+
+/* Rebuilds the corpus from the discover artifact, so chunk reads exactly what discover saw.
+ * The lines rp_doc_json writes are parsed directly; any other line goes through json-c. */
+typedef struct {
+    rp_corpus *c;
+    size_t cap; /* of c->docs */
+} doc_reader;
+
 static int on_doc_line(const char *line, size_t len, void *ud)
 {
-    rp_corpus *c = ud;
-    (void)len;
-    json_object *o = json_tokener_parse(line), *id, *size, *hash, *bad;
-    if (!o || !json_object_object_get_ex(o, "id", &id) ||
-        !json_object_object_get_ex(o, "size", &size) ||
-        !json_object_object_get_ex(o, "hash", &hash)) {
-        json_object_put(o);
-        return 1;
+    doc_reader *r = ud;
+    rp_corpus *c = r->c;
+    const char *fid, *fhash;
+    size_t fidlen;
+    uint64_t fsize;
+    int fbad;
+    json_object *o = NULL, *id, *size, *hash, *bad;
+    if (!parse_doc_line(line, len, &fid, &fidlen, &fsize, &fhash, &fbad)) {
+        fid = NULL;
+        o = json_tokener_parse(line);
+        if (!o || !json_object_object_get_ex(o, "id", &id) ||
+            !json_object_object_get_ex(o, "size", &size) ||
+            !json_object_object_get_ex(o, "hash", &hash)) {
+            json_object_put(o);
+            return 1;
+        }
     }
-    rp_doc *d = realloc(c->docs, (c->n + 1) * sizeof *d);
-    if (!d) {
-        json_object_put(o);
-        return 1;
+    if (c->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 256;
+        rp_doc *d = realloc(c->docs, cap * sizeof *d);
+        if (!d) {
+            json_object_put(o);
+            return 1;
+        }
+        c->docs = d;
+        r->cap = cap;
     }
-    c->docs = d;
-    d = &c->docs[c->n];
+    rp_doc *d = &c->docs[c->n];
     memset(d, 0, sizeof *d);
-    d->id = strdup(json_object_get_string(id));
-    d->size = (uint64_t)json_object_get_int64(size);
-    snprintf(d->hash, sizeof d->hash, "%s", json_object_get_string(hash));
-    d->invalid_utf8 =
-        json_object_object_get_ex(o, "invalid_utf8", &bad) && json_object_get_boolean(bad);
-    json_object_put(o);
+    if (fid) {
+        if ((d->id = malloc(fidlen + 1))) {
+            memcpy(d->id, fid, fidlen);
+            d->id[fidlen] = 0;
+        }
+        d->size = fsize;
+        memcpy(d->hash, fhash, 32);
+        d->hash[32] = 0;
+        d->invalid_utf8 = fbad;
+    } else {
+        d->id = strdup(json_object_get_string(id));
+        d->size = (uint64_t)json_object_get_int64(size);
+        snprintf(d->hash, sizeof d->hash, "%s", json_object_get_string(hash));
+        d->invalid_utf8 =
+            json_object_object_get_ex(o, "invalid_utf8", &bad) && json_object_get_boolean(bad);
+        json_object_put(o);
+    }
     if (!d->id)
         return 1;
     c->n++;
@@ -542,7 +616,8 @@ static int step_chunk(rp_state *s, const char *run_id, const rp_build_config *cf
     if (!corpus)
         return RP_ENOMEM;
     corpus->root = strdup(cfg->docs_dir);
-    int rc = rp_artifact_read(path, 0, on_doc_line, corpus);
+    doc_reader reader = {corpus, 0};
+    int rc = rp_artifact_read(path, 0, on_doc_line, &reader);
     if (rc || !corpus->root) {
         rp_corpus_free(corpus);
         return fail(err, errlen, RP_ECORRUPT, "cannot read %s", path);

@@ -60,13 +60,26 @@ static size_t utf8_seq(const unsigned char *p, size_t n, size_t *bad)
     return 0;
 }
 
+#define HIGHS 0x8080808080808080ULL /* the top bit of each byte */
+
+static inline uint64_t load8(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
 static int utf8_ok(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, bad;
     while (i < len) {
         if (p[i] < 0x80) {
-            i++;
+            /* ASCII runs eight bytes at a time */
+            while (len - i >= 8 && !(load8(p + i) & HIGHS))
+                i += 8;
+            while (i < len && p[i] < 0x80)
+                i++;
             continue;
         }
         size_t k = utf8_seq(p + i, len - i, &bad);
@@ -147,11 +160,42 @@ typedef struct walk {
     size_t errlen;
 } walk;
 
+/* 1 when s is all ASCII. */
+static int ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return 0;
+    return 1;
+}
+
+/* The length of the literal tail when glob is "*" and a tail free of pattern characters
+ * ("*.md"), else 0. Such a glob matches a file name exactly when the name ends with the tail
+ * (fnmatch without flags: '*' matches any string, a leading '.' included). */
+static size_t suffix_glob(const char *glob)
+{
+    if (glob[0] != '*' || !glob[1] || strpbrk(glob + 1, "*?[\\/"))
+        return 0;
+    return strlen(glob + 1);
+}
+
 static int matches(const walk *w, const char *rel, const char *name)
 {
+    /* fnmatch() compares characters of the current locale; for an ASCII name and an ASCII
+     * tail that is a byte comparison, done here directly. */
+    size_t nlen = 0;
+    int fast = ascii(name);
+    if (fast)
+        nlen = strlen(name);
     for (const char *const *g = w->globs; *g; g++) {
-        if (strchr(*g, '/') ? fnmatch(*g, rel, FNM_PATHNAME) == 0 : fnmatch(*g, name, 0) == 0)
+        size_t tl = fast ? suffix_glob(*g) : 0;
+        if (tl && ascii(*g)) {
+            if (nlen >= tl && memcmp(name + nlen - tl, *g + 1, tl) == 0)
+                return 1;
+        } else if (strchr(*g, '/') ? fnmatch(*g, rel, FNM_PATHNAME) == 0
+                                   : fnmatch(*g, name, 0) == 0) {
             return 1;
+        }
     }
     return 0;
 }
@@ -212,8 +256,8 @@ static int walk_dir(walk *w, const char *abs, const char *rel, int depth)
             rc = RP_ENOMEM;
             break;
         }
-        struct stat st;
-        if (lstat(cabs, &st) < 0)
+        struct stat st; /* relative to the open directory: no walk of the whole path */
+        if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
             rc = walk_dir(w, cabs, crel, depth + 1);

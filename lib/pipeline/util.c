@@ -105,14 +105,23 @@ static inline uint64_t fmix64(uint64_t k)
     return k;
 }
 
+/* Little-endian 64-bit load (one instruction on little-endian hosts). */
 static inline uint64_t load64(const unsigned char *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
         v = (v << 8) | p[i];
     return v;
+#endif
 }
 
+/* One 16-byte block; h1 and h2 are the caller's locals so they stay in registers across a loop
+ * (through the struct they were stored and reloaded every block, as p may alias them). */
 static inline void mm_block(uint64_t *h1, uint64_t *h2, const unsigned char *p)
 {
     uint64_t k1 = load64(p), k2 = load64(p + 8);
@@ -152,10 +161,15 @@ void rp_hasher_update(rp_hasher *h, const void *data, size_t len)
         mm_block(&h->h1, &h->h2, h->tail);
         h->ntail = 0;
     }
-    while (len >= 16) {
-        mm_block(&h->h1, &h->h2, p);
-        p += 16;
-        len -= 16;
+    if (len >= 16) {
+        uint64_t h1 = h->h1, h2 = h->h2;
+        do {
+            mm_block(&h1, &h2, p);
+            p += 16;
+            len -= 16;
+        } while (len >= 16);
+        h->h1 = h1;
+        h->h2 = h2;
     }
     memcpy(h->tail, p, len);
     h->ntail = len;
@@ -222,8 +236,11 @@ static void to_hex(char out[RP_HASH_HEX], const uint64_t h[2])
 {
     static const char hx[] = "0123456789abcdef";
     for (int w = 0; w < 2; w++)
-        for (int i = 0; i < 16; i++)
-            out[w * 16 + i] = hx[(h[w] >> (60 - 4 * i)) & 15];
+        for (int i = 0; i < 8; i++) {
+            unsigned b = (unsigned)(h[w] >> (56 - 8 * i)) & 0xFF;
+            out[w * 16 + 2 * i] = hx[b >> 4];
+            out[w * 16 + 2 * i + 1] = hx[b & 15];
+        }
     out[32] = 0;
 }
 
