@@ -56,15 +56,16 @@ void rp_embedder_free(rp_embedder *e)
  * and the norm is summed in the same order. Distinct features whose 32-bit keys collide are one
  * feature, as before. */
 
-#define CP_MASK 0x1FFFFFu   /* decoded code points have at most 21 bits */
-#define CP_WORD 0x80000000u /* in the folded buffer: a word character */
-#define MAX_TEXT (1u << 30) /* bytes: keeps key positions and counts in 32 bits */
+#define CP_MASK 0x1FFFFFu    /* decoded code points have at most 21 bits */
+#define CP_WORD 0x80000000u  /* in the folded buffer: a word character */
+#define CP_SPACE 0x40000000u /* in the folded buffer: ' ' from white space */
+#define MAX_TEXT (1u << 30)  /* bytes: keeps key positions and counts in 32 bits */
 
 typedef struct hash_emb {
     rp_embedder base;
     size_t dim;
-    /* Term frequencies: slots (key << 32 | count), 0 when free; all free between texts (each text
-     * frees the slots it used). */
+    /* Term frequencies: an open-addressing table of slots (count << 32 | key), 0 when free, all
+     * free between texts (each text frees the slots it used). */
     uint64_t *tab;
     size_t cap; /* slots, a power of two */
     /* Scratch sized for texts of up to room bytes: */
@@ -74,7 +75,7 @@ typedef struct hash_emb {
     uint64_t *wh;       /* per word: its running hash ... */
     uint32_t *wpos;     /* ... and where its unigram (and bigram) key goes in keys */
     uint32_t *used;     /* slots in order of first use */
-    uint32_t fold[128]; /* ASCII: lower-cased, white space to ' ', CP_WORD on [a-z0-9] */
+    uint32_t fold[128]; /* ASCII: lower-cased, white space to ' ' | CP_SPACE, CP_WORD on [a-z0-9] */
     float wtab[65536];  /* 1 + ln(tf) */
 } hash_emb;
 
@@ -143,12 +144,14 @@ static size_t max_keys(size_t len)
     return 3 * len + 2;
 }
 
-/* Table slots for a text: a power of two at least twice its keys (as before: the same part of the
- * table, so the same cache footprint). */
+/* Table slots for a text: a power of two at least four times its keys, so that a first probe
+ * rarely finds another key (8192 slots, 64 KiB, for a 600-byte chunk: half as many cost 1.3
+ * mispredicted probes per 10 keys, twice as many more in cache misses); twice its keys for
+ * texts past 16 KiB, which leave the cache anyway. */
 static size_t table_part(size_t len)
 {
     size_t part = 1024;
-    while (part < len * 6 + 64)
+    while (part < len * (len <= 16384 ? 12 : 6) + 64)
         part *= 2;
     return part;
 }
@@ -212,8 +215,30 @@ static inline uint32_t next_cp(const unsigned char **pp, const unsigned char *e)
 static size_t fold_text(const hash_emb *h, const unsigned char *p, size_t len)
 {
     const unsigned char *e = p + len;
+    const uint32_t *fold = h->fold;
     uint32_t *q = h->cps, prev = 0;
+/* one ASCII byte: folded, stored, kept unless it and the one before are white space */
+#define FOLD1(b)                                                                                   \
+    do {                                                                                           \
+        uint32_t c_ = fold[b];                                                                     \
+        *q = c_;                                                                                   \
+        q += 1 - (((c_ & prev) >> 30) & 1);                                                        \
+        prev = c_;                                                                                 \
+    } while (0)
     while (p < e) {
+        uint64_t w8;
+        if (e - p >= 8 && (memcpy(&w8, p, 8), !(w8 & 0x8080808080808080ULL))) {
+            FOLD1(p[0]);
+            FOLD1(p[1]);
+            FOLD1(p[2]);
+            FOLD1(p[3]);
+            FOLD1(p[4]);
+            FOLD1(p[5]);
+            FOLD1(p[6]);
+            FOLD1(p[7]);
+            p += 8;
+            continue;
+        }
         uint32_t c = *p;
         if (c < 0x80) {
             p++;
@@ -221,77 +246,72 @@ static size_t fold_text(const hash_emb *h, const unsigned char *p, size_t len)
             c = next_cp(&p, e);
             if (c >= 0x80) {
                 c |= CP_WORD;
-                *q = c;
-                q++;
+                *q++ = c;
                 prev = c;
                 continue;
             }
             /* an overlong form of an ASCII character: folded as that character */
         }
-        c = h->fold[c];
-        *q = c;
-        q += !(c == ' ' && prev == ' ');
-        prev = c;
+        FOLD1(c);
     }
+#undef FOLD1
     return (size_t)(q - h->cps);
 }
 
-/* The word part of one step over the folded text: a word ends before a non-word character (or the
- * end); its hash is kept with the place of its keys, which are made later. */
-typedef struct words {
-    uint64_t hash;   /* of the current word, 0 outside words */
-    uint64_t inword; /* 0 or 1 */
-    size_t n;        /* words ended */
-} words;
+/* The word part of one step over the folded text, without branches: a word ends before a
+ * non-word character (or the end); its hash is kept with the place of its keys (two are left free
+ * for them: the first word's second is removed later), which are made after the walk. */
+#define WORD_STEP(x)                                                                               \
+    do {                                                                                           \
+        uint64_t isw_ = (x) >> 31, end_ = inword & ~isw_;                                          \
+        wh[nw] = hash;                                                                             \
+        wpos[nw] = (uint32_t)nk;                                                                   \
+        nk += 2 * end_;                                                                            \
+        nw += end_;                                                                                \
+        hash =                                                                                     \
+            ((hash ^ ((x)&CP_MASK)) * 0x100000001b3ULL + (0x9e3779b97f4a7c15ULL & (inword - 1))) & \
+            (0 - isw_);                                                                            \
+        inword = isw_;                                                                             \
+    } while (0)
 
-static inline size_t word_step(const hash_emb *h, words *w, uint32_t x, size_t nk)
-{
-    uint64_t isw = x >> 31, end = w->inword & ~isw;
-    h->wh[w->n] = w->hash;
-    h->wpos[w->n] = (uint32_t)nk;
-    nk += end << (w->n != 0); /* a unigram key, and a bigram key after the first word */
-    w->n += end;
-    uint64_t cp = x & CP_MASK;
-    uint64_t next = (w->hash ^ cp) * 0x100000001b3ULL + (0x9e3779b97f4a7c15ULL & (w->inword - 1));
-    w->hash = next & (0 - isw);
-    w->inword = isw;
-    return nk;
-}
-
-/* Character n-gram keys and word places into h->keys; returns the number of keys. */
+/* Character n-gram keys and word keys into h->keys, in order; returns the number of keys. */
 static size_t text_keys(const hash_emb *h, size_t m)
 {
     const uint32_t *cps = h->cps;
-    uint32_t *keys = h->keys;
-    words w = {0, 0, 0};
-    size_t nk = 0, i = 0;
+    uint32_t *keys = h->keys, *wpos = h->wpos;
+    uint64_t *wh = h->wh;
+    uint64_t hash = 0, inword = 0; /* of the current word (0 outside words); 0 or 1 */
+    size_t nk = 0, nw = 0, i = 0;
     uint64_t k3 = 0; /* (c2 << 42) ^ (c1 << 21) ^ cp */
     for (; i < m && i < 3; i++) {
-        nk = word_step(h, &w, cps[i], nk);
+        WORD_STEP(cps[i]);
         k3 = ((k3 << 21) ^ (cps[i] & CP_MASK)) & 0x7FFFFFFFFFFFFFFFULL;
         if (i == 2)
             keys[nk++] = key32(k3 ^ 0x3333333333333333ULL);
     }
     for (; i < m; i++) {
         uint32_t x = cps[i];
-        nk = word_step(h, &w, x, nk);
+        WORD_STEP(x);
         k3 = ((k3 << 21) ^ (x & CP_MASK)) & 0x7FFFFFFFFFFFFFFFULL;
         uint64_t c3 = cps[i - 3] & CP_MASK;
         keys[nk] = key32(k3 ^ 0x3333333333333333ULL);
         keys[nk + 1] = key32((k3 ^ 0x4444444444444444ULL) + c3 * 0xd6e8feb86659fd93ULL);
         nk += 2;
     }
-    nk = word_step(h, &w, ' ', nk); /* the end flushes the last word */
-    /* the word keys in their places */
-    uint64_t prev = 0;
-    for (size_t k = 0; k < w.n; k++) {
-        uint64_t u = mix64(h->wh[k] ^ 0x1111111111111111ULL);
-        keys[h->wpos[k]] = (uint32_t)(u >> 32);
-        if (k)
-            keys[h->wpos[k] + 1] = key32(prev * 0x9e3779b97f4a7c15ULL ^ u ^ 0x2222222222222222ULL);
+    WORD_STEP(' '); /* the end flushes the last word */
+    if (!nw)
+        return nk;
+    /* the word keys in their places: a unigram, and a bigram after the first word */
+    uint64_t prev = mix64(wh[0] ^ 0x1111111111111111ULL);
+    keys[wpos[0]] = (uint32_t)(prev >> 32);
+    for (size_t k = 1; k < nw; k++) {
+        uint64_t u = mix64(wh[k] ^ 0x1111111111111111ULL);
+        keys[wpos[k]] = (uint32_t)(u >> 32);
+        keys[wpos[k] + 1] = key32(prev * 0x9e3779b97f4a7c15ULL ^ u ^ 0x2222222222222222ULL);
         prev = u;
     }
-    return nk;
+    memmove(keys + wpos[0] + 1, keys + wpos[0] + 2, (nk - wpos[0] - 2) * sizeof *keys);
+    return nk - 1;
 }
 
 static void h_embed_one(hash_emb *h, float *out, const char *text)
@@ -303,37 +323,35 @@ static void h_embed_one(hash_emb *h, float *out, const char *text)
     /* term frequencies; counts fit 32 bits (MAX_TEXT) and are capped at 65535 below */
     uint64_t *tab = h->tab;
     uint32_t *used = h->used;
+    const uint64_t dim = h->dim;
+    const float *wtab = h->wtab;
     size_t mask = table_part(len) - 1, nu = 0;
     for (size_t k = 0; k < nk; k++) {
-        uint64_t key = h->keys[k];
-        /* Linear probing, the first two slots without a branch: the next slot when the first holds
-         * another key, i.e. its key differs and its count is not 0 (the product of those two 32-bit
-         * halves of slot ^ key: the compiler would split an && into two branches). Then one branch,
-         * taken only when both hold other keys (a few percent at the table's load, at most a half):
-         * a new key and a repeated one take the same path, where a branch on either would
-         * mispredict about every third key. */
+        uint32_t key = h->keys[k];
         size_t i = key & mask;
-        uint64_t v = tab[i], x = v ^ (key << 32);
-        i = (i + ((x >> 32) * (x & 0xFFFFFFFFu) != 0)) & mask;
-        v = tab[i];
-        x = v ^ (key << 32);
-        if (__builtin_expect((x >> 32) * (x & 0xFFFFFFFFu) != 0, 0)) {
+        uint64_t v = tab[i];
+        /* Linear probing with one branch, rarely taken (the table is at most a quarter full
+         * for chunk-sized texts, half for longer ones, and mostly far less): the slot holds another
+         * key, i.e. its key differs and its count is not 0 (free), tested as a product (the
+         * compiler would split an && into two branches). A new key and a repeated one take the same
+         * path: a branch on either would mispredict about every third key. */
+        if (__builtin_expect((uint64_t)((uint32_t)v ^ key) * (v >> 32) != 0, 0)) {
             do {
                 i = (i + 1) & mask;
                 v = tab[i];
-            } while (v && (v >> 32) != key);
+            } while (v && (uint32_t)v != key);
         }
-        uint64_t fresh = v == 0;
-        tab[i] = (v | ((0 - fresh) & (key << 32))) + 1;
+        tab[i] = (v | key) + (1ULL << 32); /* v is 0 or has this key */
         used[nu] = (uint32_t)i;
-        nu += fresh;
+        nu += v == 0;
     }
     for (size_t k = 0; k < nu; k++) {
-        uint64_t v = tab[used[k]];
-        tab[used[k]] = 0;
-        uint32_t key = (uint32_t)(v >> 32), count = (uint32_t)v;
-        float w = h->wtab[count < 65535 ? count : 65535];
-        size_t b = (size_t)(((uint64_t)key * h->dim) >> 32);
+        size_t i = used[k];
+        uint64_t v = tab[i];
+        tab[i] = 0;
+        uint32_t key = (uint32_t)v, count = (uint32_t)(v >> 32);
+        float w = wtab[count < 65535 ? count : 65535];
+        size_t b = (size_t)(((uint64_t)key * dim) >> 32);
         /* the sign as a bit flip: a branch on this random bit would mispredict half the time */
         uint32_t wb;
         memcpy(&wb, &w, sizeof wb);
@@ -389,7 +407,7 @@ int rp_embedder_hash_new(rp_embedder **out, size_t dim)
     for (uint32_t c = 0; c < 128; c++) {
         uint32_t f = c >= 'A' && c <= 'Z' ? c + 32 : c;
         if (f == ' ' || f == '\t' || f == '\n' || f == '\r' || f == '\f' || f == '\v')
-            f = ' ';
+            f = ' ' | CP_SPACE;
         if ((f >= 'a' && f <= 'z') || (f >= '0' && f <= '9'))
             f |= CP_WORD;
         h->fold[c] = f;
