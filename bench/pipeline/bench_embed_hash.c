@@ -4,8 +4,10 @@
  * and every cached embedding depend on it) over those chunks, edge cases and random texts, at
  * dims 1, 7, 384 and 1024.
  *
- *   ./build/bench/pipeline/bench_embed_hash [--verify] [--runs N] [--limit CHUNKS] [--dim D] [DIR]
+ *   ./build/bench/pipeline/bench_embed_hash [--verify] [--ref] [--runs N] [--limit CHUNKS] [--dim
+ * D] [DIR]
  *
+ * --ref also times the frozen copy, in the same process (the VM's timing drifts between runs).
  * DIR defaults to /tmp/linuxdoc (Debian's linux-doc-6.1 with its reST files gunzipped, see
  * bench_pipeline.c); its .rst and .txt files (all files if there are none) without NUL bytes are
  * read in path order.
@@ -346,14 +348,66 @@ static int cmp_dbl(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Times the library's embedder (or the frozen copy): runs passes over the chunks in batches. */
+static int time_embed(const strv *chunks, size_t bytes, size_t dim, int runs, int use_ref)
+{
+    rp_embedder *e = NULL;
+    ref_hash *r = use_ref ? ref_hash_new(dim) : NULL;
+    if (use_ref ? !r : rp_embedder_hash_new(&e, dim) != 0) {
+        fprintf(stderr, "bad dim %zu\n", dim);
+        return 1;
+    }
+    double *t = malloc((size_t)runs * sizeof *t);
+    if (!t) {
+        perror("malloc");
+        exit(1);
+    }
+    for (int k = 0; k < runs; k++) {
+        double t0 = now();
+        for (size_t i = 0; i < chunks->n; i += BATCH) {
+            size_t n = chunks->n - i < BATCH ? chunks->n - i : BATCH;
+            const char *const *texts = (const char *const *)chunks->v + i;
+            if (use_ref) {
+                /* the library's malloc of the output, as rp_embed_batch does */
+                float *v = malloc(n * (dim ? dim : 384) * sizeof *v);
+                if (!v || ref_hash_embed(r, v, texts, n)) {
+                    fprintf(stderr, "embed failed\n");
+                    return 1;
+                }
+                free(v);
+            } else {
+                float *v = NULL;
+                if (rp_embed_batch(e, &v, texts, n)) {
+                    fprintf(stderr, "embed failed\n");
+                    return 1;
+                }
+                free(v);
+            }
+        }
+        t[k] = now() - t0;
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp_dbl);
+    double med = t[runs / 2], n = (double)chunks->n;
+    printf("%s, dim %zu: %.0f ns/chunk  %.1f MB/s  (median of %d runs; min %.0f, max %.0f "
+           "ns/chunk)\n",
+           use_ref ? "frozen fh-v1 copy (before)" : "hash embed", dim ? dim : 384, med * 1e9 / n,
+           (double)bytes / 1e6 / med, runs, t[0] * 1e9 / n, t[runs - 1] * 1e9 / n);
+    free(t);
+    rp_embedder_free(e);
+    ref_hash_free(r);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = "/tmp/linuxdoc";
-    int runs = 7, check = 0;
+    int runs = 7, check = 0, ref = 0;
     size_t limit = (size_t)-1, dim = 384;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--verify"))
             check = 1;
+        else if (!strcmp(argv[i], "--ref"))
+            ref = 1;
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
             runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc)
@@ -363,7 +417,8 @@ int main(int argc, char **argv)
         else if (argv[i][0] != '-')
             dir = argv[i];
         else {
-            fprintf(stderr, "usage: %s [--verify] [--runs N] [--limit CHUNKS] [--dim D] [DIR]\n",
+            fprintf(stderr,
+                    "usage: %s [--verify] [--ref] [--runs N] [--limit CHUNKS] [--dim D] [DIR]\n",
                     argv[0]);
             return 2;
         }
@@ -385,33 +440,9 @@ int main(int argc, char **argv)
     if (check)
         rc = verify(&chunks);
 
-    rp_embedder *e = NULL;
-    if (rp_embedder_hash_new(&e, dim)) {
-        fprintf(stderr, "bad dim %zu\n", dim);
-        return 1;
-    }
-    double *t = malloc((size_t)runs * sizeof *t);
-    for (int r = 0; r < runs; r++) {
-        double t0 = now();
-        for (size_t i = 0; i < chunks.n; i += BATCH) {
-            size_t n = chunks.n - i < BATCH ? chunks.n - i : BATCH;
-            float *v = NULL;
-            if (rp_embed_batch(e, &v, (const char *const *)chunks.v + i, n)) {
-                fprintf(stderr, "embed failed\n");
-                return 1;
-            }
-            free(v);
-        }
-        t[r] = now() - t0;
-    }
-    qsort(t, (size_t)runs, sizeof *t, cmp_dbl);
-    double med = t[runs / 2];
-    printf("hash embed, dim %zu: %.0f ns/chunk  %.1f MB/s  (median of %d runs; min %.0f, max %.0f "
-           "ns/chunk)\n",
-           dim, med * 1e9 / (double)chunks.n, (double)bytes / 1e6 / med, runs,
-           t[0] * 1e9 / (double)chunks.n, t[runs - 1] * 1e9 / (double)chunks.n);
-    free(t);
-    rp_embedder_free(e);
+    rc |= time_embed(&chunks, bytes, dim, runs, 0);
+    if (ref)
+        rc |= time_embed(&chunks, bytes, dim, runs, 1);
     for (size_t i = 0; i < chunks.n; i++)
         free(chunks.v[i]);
     free(chunks.v);
