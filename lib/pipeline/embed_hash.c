@@ -43,25 +43,40 @@ void rp_embedder_free(rp_embedder *e)
 
 /* ---- hash ---- */
 
-/* Per-text term frequencies: an open-addressing table of 32-bit feature keys (collisions of 32-bit
- * keys within one text are negligible), stamped with a generation so it never needs clearing;
- * 8-byte slots keep a 600-character chunk's table in L1. */
-typedef struct slot {
-    uint32_t key;
-    uint16_t count;
-    uint16_t gen;
-} slot;
+/* The texts are embedded in passes over small buffers, each a loop without data-dependent branches
+ * in its common path: fold the text (decode, lower-case, white space runs to one space) into code
+ * points; walk them once for the character 3- and 4-gram keys (rolling) and the word hashes; turn
+ * the word hashes into unigram and bigram keys in their places among the n-gram keys; count the
+ * keys in an open-addressing table; add each distinct key's weight to its bucket.
+ *
+ * The output must stay bit-identical (model "fh-v1", cached embeddings): the keys are the same
+ * 32-bit values in the same order as the one-pass embedder before (cc244f7, frozen in
+ * bench/pipeline/embed_hash_ref.c, which bench_embed_hash --verify compares with), distinct keys
+ * are added to their buckets in the order of their first occurrence with the same float weights,
+ * and the norm is summed in the same order. Distinct features whose 32-bit keys collide are one
+ * feature, as before. */
+
+#define CP_MASK 0x1FFFFFu    /* decoded code points have at most 21 bits */
+#define CP_WORD 0x80000000u  /* in the folded buffer: a word character */
+#define CP_SPACE 0x40000000u /* in the folded buffer: ' ' from white space */
+#define MAX_TEXT (1u << 30)  /* bytes: keeps key positions and counts in 32 bits */
 
 typedef struct hash_emb {
     rp_embedder base;
     size_t dim;
-    slot *tab;
-    size_t cap;  /* power of two */
-    size_t mask; /* of the part of the table used for the current text */
-    uint16_t gen;
-    uint32_t *used;
-    size_t nused;
-    float wtab[65536]; /* 1 + ln(tf) */
+    /* Term frequencies: an open-addressing table of slots (count << 32 | key), 0 when free, all
+     * free between texts (each text frees the slots it used). */
+    uint64_t *tab;
+    size_t cap; /* slots, a power of two */
+    /* Scratch sized for texts of up to room bytes: */
+    size_t room;
+    uint32_t *cps;      /* the folded text, CP_WORD set on word characters */
+    uint32_t *keys;     /* the feature keys in order */
+    uint64_t *wh;       /* per word: its running hash ... */
+    uint32_t *wpos;     /* ... and where its unigram (and bigram) key goes in keys */
+    uint32_t *used;     /* slots in order of first use */
+    uint32_t fold[128]; /* ASCII: lower-cased, white space to ' ' | CP_SPACE, CP_WORD on [a-z0-9] */
+    float wtab[65536];  /* 1 + ln(tf) */
 } hash_emb;
 
 static inline uint64_t mix64(uint64_t x)
@@ -103,58 +118,76 @@ static const char *h_errmsg(const rp_embedder *e)
     return "";
 }
 
+static void h_free_scratch(hash_emb *h)
+{
+    free(h->cps);
+    free(h->keys);
+    free(h->wh);
+    free(h->wpos);
+    free(h->used);
+}
+
 static void h_free(rp_embedder *e)
 {
     hash_emb *h = (hash_emb *)e;
     if (!h)
         return;
     free(h->tab);
-    free(h->used);
+    h_free_scratch(h);
     free(h);
 }
 
-static int h_reserve(hash_emb *h, size_t features)
+/* Keys per text of len bytes: per code point at most two n-grams, and a unigram and a bigram per
+ * word end (a word end needs two code points), so at most 3 per byte, plus the final word's 2. */
+static size_t max_keys(size_t len)
 {
-    size_t want = 1024;
-    while (want < features * 2)
-        want *= 2;
-    if (want <= h->cap)
-        return 0;
-    slot *t = calloc(want, sizeof *t);
-    uint32_t *u = malloc(want * sizeof *u);
-    if (!t || !u) {
-        free(t);
-        free(u);
-        return -1;
-    }
-    free(h->tab);
-    free(h->used);
-    h->tab = t;
-    h->used = u;
-    h->cap = want;
-    h->gen = 0;
-    return 0;
+    return 3 * len + 2;
 }
 
-static inline void h_add(hash_emb *h, uint32_t key)
+/* Table slots for a text: a power of two at least four times its keys, so that a first probe
+ * rarely finds another key (8192 slots, 64 KiB, for a 600-byte chunk: half as many cost 1.3
+ * mispredicted probes per 10 keys, twice as many more in cache misses); twice its keys for
+ * texts past 16 KiB, which leave the cache anyway. */
+static size_t table_part(size_t len)
 {
-    size_t i = key & h->mask;
-    for (;;) {
-        slot *s = &h->tab[i];
-        if (s->gen != h->gen) {
-            s->gen = h->gen;
-            s->key = key;
-            s->count = 1;
-            h->used[h->nused++] = (uint32_t)i;
-            return;
-        }
-        if (s->key == key) {
-            if (s->count < 65535)
-                s->count++;
-            return;
-        }
-        i = (i + 1) & h->mask;
+    size_t part = 1024;
+    while (part < len * (len <= 16384 ? 12 : 6) + 64)
+        part *= 2;
+    return part;
+}
+
+static int h_reserve(hash_emb *h, size_t len)
+{
+    size_t want = table_part(len);
+    if (want > h->cap) {
+        uint64_t *t = calloc(want, sizeof *t);
+        if (!t)
+            return -1;
+        free(h->tab);
+        h->tab = t;
+        h->cap = want;
     }
+    if (len <= h->room && h->cps)
+        return 0;
+    size_t room = len < 4096 ? 4096 : len;
+    hash_emb n = *h;
+    n.cps = malloc((room + 1) * sizeof *n.cps);
+    n.keys = malloc(max_keys(room) * sizeof *n.keys);
+    n.wh = malloc((room / 2 + 2) * sizeof *n.wh);
+    n.wpos = malloc((room / 2 + 2) * sizeof *n.wpos);
+    n.used = malloc(max_keys(room) * sizeof *n.used);
+    if (!n.cps || !n.keys || !n.wh || !n.wpos || !n.used) {
+        h_free_scratch(&n);
+        return -1;
+    }
+    h_free_scratch(h);
+    h->cps = n.cps;
+    h->keys = n.keys;
+    h->wh = n.wh;
+    h->wpos = n.wpos;
+    h->used = n.used;
+    h->room = room;
+    return 0;
 }
 
 /* Decodes the code point at p (end e), robust to invalid input; advances *p. */
@@ -178,72 +211,155 @@ static inline uint32_t next_cp(const unsigned char **pp, const unsigned char *e)
     return v;
 }
 
+/* The folded text into h->cps; returns its length in code points. */
+static size_t fold_text(const hash_emb *h, const unsigned char *p, size_t len)
+{
+    const unsigned char *e = p + len;
+    const uint32_t *fold = h->fold;
+    uint32_t *q = h->cps, prev = 0;
+/* one ASCII byte: folded, stored, kept unless it and the one before are white space */
+#define FOLD1(b)                                                                                   \
+    do {                                                                                           \
+        uint32_t c_ = fold[b];                                                                     \
+        *q = c_;                                                                                   \
+        q += 1 - (((c_ & prev) >> 30) & 1);                                                        \
+        prev = c_;                                                                                 \
+    } while (0)
+    while (p < e) {
+        uint64_t w8;
+        if (e - p >= 8 && (memcpy(&w8, p, 8), !(w8 & 0x8080808080808080ULL))) {
+            FOLD1(p[0]);
+            FOLD1(p[1]);
+            FOLD1(p[2]);
+            FOLD1(p[3]);
+            FOLD1(p[4]);
+            FOLD1(p[5]);
+            FOLD1(p[6]);
+            FOLD1(p[7]);
+            p += 8;
+            continue;
+        }
+        uint32_t c = *p;
+        if (c < 0x80) {
+            p++;
+        } else {
+            c = next_cp(&p, e);
+            if (c >= 0x80) {
+                c |= CP_WORD;
+                *q++ = c;
+                prev = c;
+                continue;
+            }
+            /* an overlong form of an ASCII character: folded as that character */
+        }
+        FOLD1(c);
+    }
+#undef FOLD1
+    return (size_t)(q - h->cps);
+}
+
+/* The word part of one step over the folded text, without branches: a word ends before a
+ * non-word character (or the end); its hash is kept with the place of its keys (two are left free
+ * for them: the first word's second is removed later), which are made after the walk. */
+#define WORD_STEP(x)                                                                               \
+    do {                                                                                           \
+        uint64_t isw_ = (x) >> 31, end_ = inword & ~isw_;                                          \
+        wh[nw] = hash;                                                                             \
+        wpos[nw] = (uint32_t)nk;                                                                   \
+        nk += 2 * end_;                                                                            \
+        nw += end_;                                                                                \
+        hash =                                                                                     \
+            ((hash ^ ((x)&CP_MASK)) * 0x100000001b3ULL + (0x9e3779b97f4a7c15ULL & (inword - 1))) & \
+            (0 - isw_);                                                                            \
+        inword = isw_;                                                                             \
+    } while (0)
+
+/* Character n-gram keys and word keys into h->keys, in order; returns the number of keys. */
+static size_t text_keys(const hash_emb *h, size_t m)
+{
+    const uint32_t *cps = h->cps;
+    uint32_t *keys = h->keys, *wpos = h->wpos;
+    uint64_t *wh = h->wh;
+    uint64_t hash = 0, inword = 0; /* of the current word (0 outside words); 0 or 1 */
+    size_t nk = 0, nw = 0, i = 0;
+    uint64_t k3 = 0; /* (c2 << 42) ^ (c1 << 21) ^ cp */
+    for (; i < m && i < 3; i++) {
+        WORD_STEP(cps[i]);
+        k3 = ((k3 << 21) ^ (cps[i] & CP_MASK)) & 0x7FFFFFFFFFFFFFFFULL;
+        if (i == 2)
+            keys[nk++] = key32(k3 ^ 0x3333333333333333ULL);
+    }
+    for (; i < m; i++) {
+        uint32_t x = cps[i];
+        WORD_STEP(x);
+        k3 = ((k3 << 21) ^ (x & CP_MASK)) & 0x7FFFFFFFFFFFFFFFULL;
+        uint64_t c3 = cps[i - 3] & CP_MASK;
+        keys[nk] = key32(k3 ^ 0x3333333333333333ULL);
+        keys[nk + 1] = key32((k3 ^ 0x4444444444444444ULL) + c3 * 0xd6e8feb86659fd93ULL);
+        nk += 2;
+    }
+    WORD_STEP(' '); /* the end flushes the last word */
+    if (!nw)
+        return nk;
+    /* the word keys in their places: a unigram, and a bigram after the first word */
+    uint64_t prev = mix64(wh[0] ^ 0x1111111111111111ULL);
+    keys[wpos[0]] = (uint32_t)(prev >> 32);
+    for (size_t k = 1; k < nw; k++) {
+        uint64_t u = mix64(wh[k] ^ 0x1111111111111111ULL);
+        keys[wpos[k]] = (uint32_t)(u >> 32);
+        keys[wpos[k] + 1] = key32(prev * 0x9e3779b97f4a7c15ULL ^ u ^ 0x2222222222222222ULL);
+        prev = u;
+    }
+    memmove(keys + wpos[0] + 1, keys + wpos[0] + 2, (nk - wpos[0] - 2) * sizeof *keys);
+    return nk - 1;
+}
+
 static void h_embed_one(hash_emb *h, float *out, const char *text)
 {
     size_t len = strlen(text);
     memset(out, 0, h->dim * sizeof *out);
-    if (++h->gen == 0) { /* wrapped: clear the stamps */
-        memset(h->tab, 0, h->cap * sizeof *h->tab);
-        h->gen = 1;
+    size_t m = fold_text(h, (const unsigned char *)text, len);
+    size_t nk = text_keys(h, m);
+    /* term frequencies; counts fit 32 bits (MAX_TEXT) and are capped at 65535 below */
+    uint64_t *tab = h->tab;
+    uint32_t *used = h->used;
+    const uint64_t dim = h->dim;
+    const float *wtab = h->wtab;
+    size_t mask = table_part(len) - 1, nu = 0;
+    for (size_t k = 0; k < nk; k++) {
+        uint32_t key = h->keys[k];
+        size_t i = key & mask;
+        uint64_t v = tab[i];
+        /* Linear probing with one branch, rarely taken (the table is at most a quarter full
+         * for chunk-sized texts, half for longer ones, and mostly far less): the slot holds another
+         * key, i.e. its key differs and its count is not 0 (free), tested as a product (the
+         * compiler would split an && into two branches). A new key and a repeated one take the same
+         * path: a branch on either would mispredict about every third key. */
+        if (__builtin_expect((uint64_t)((uint32_t)v ^ key) * (v >> 32) != 0, 0)) {
+            do {
+                i = (i + 1) & mask;
+                v = tab[i];
+            } while (v && (uint32_t)v != key);
+        }
+        tab[i] = (v | key) + (1ULL << 32); /* v is 0 or has this key */
+        used[nu] = (uint32_t)i;
+        nu += v == 0;
     }
-    h->nused = 0;
-    /* at most 3 features per byte: use a table part at least twice that */
-    size_t part = 1024;
-    while (part < len * 6 + 64)
-        part *= 2;
-    h->mask = part - 1;
-    const unsigned char *p = (const unsigned char *)text, *e = p + len;
-    uint64_t c1 = 0, c2 = 0, c3 = 0; /* previous code points (folded) */
-    size_t seen = 0;
-    uint64_t wh = 0, prev_word = 0;
-    int in_word = 0, have_prev = 0;
-    for (;;) {
-        int at_end = p >= e; /* then one sentinel space flushes the last word */
-        uint32_t cp = at_end ? ' ' : next_cp(&p, e);
-        if (cp >= 'A' && cp <= 'Z')
-            cp += 32;
-        int ws = cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\f' || cp == '\v';
-        int word = (cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9') || cp >= 0x80;
-        /* words: unigrams and bigrams */
-        if (word) {
-            wh = (wh ^ cp) * 0x100000001b3ULL + (in_word ? 0 : 0x9e3779b97f4a7c15ULL);
-            in_word = 1;
-        } else if (in_word) {
-            uint64_t u = mix64(wh ^ 0x1111111111111111ULL);
-            h_add(h, (uint32_t)(u >> 32));
-            if (have_prev)
-                h_add(h, key32(prev_word * 0x9e3779b97f4a7c15ULL ^ u ^ 0x2222222222222222ULL));
-            prev_word = u;
-            have_prev = 1;
-            in_word = 0;
-            wh = 0;
-        }
-        if (at_end)
-            break;
-        /* character 3- and 4-grams over the folded sequence */
-        if (ws) {
-            if (seen && c1 == ' ')
-                continue;
-            cp = ' ';
-        }
-        if (seen >= 2) {
-            uint64_t k3 = (c2 << 42) ^ (c1 << 21) ^ cp;
-            h_add(h, key32(k3 ^ 0x3333333333333333ULL));
-            if (seen >= 3)
-                h_add(h, key32((k3 ^ 0x4444444444444444ULL) + c3 * 0xd6e8feb86659fd93ULL));
-        }
-        c3 = c2;
-        c2 = c1;
-        c1 = cp;
-        seen++;
+    for (size_t k = 0; k < nu; k++) {
+        size_t i = used[k];
+        uint64_t v = tab[i];
+        tab[i] = 0;
+        uint32_t key = (uint32_t)v, count = (uint32_t)(v >> 32);
+        float w = wtab[count < 65535 ? count : 65535];
+        size_t b = (size_t)(((uint64_t)key * dim) >> 32);
+        /* the sign as a bit flip: a branch on this random bit would mispredict half the time */
+        uint32_t wb;
+        memcpy(&wb, &w, sizeof wb);
+        wb ^= (key << 16) & 0x80000000u;
+        memcpy(&w, &wb, sizeof w);
+        out[b] += w;
     }
     double norm = 0;
-    for (size_t k = 0; k < h->nused; k++) {
-        const slot *s = &h->tab[h->used[k]];
-        float w = h->wtab[s->count];
-        size_t b = (size_t)(((uint64_t)s->key * h->dim) >> 32);
-        out[b] += (s->key >> 15) & 1 ? -w : w;
-    }
     for (size_t k = 0; k < h->dim; k++)
         norm += (double)out[k] * out[k];
     if (norm <= 0) {
@@ -264,7 +380,7 @@ static int h_embed(rp_embedder *e, float **out, const char *const *texts, size_t
         if (l > maxlen)
             maxlen = l;
     }
-    if (maxlen > (SIZE_MAX / 8) || h_reserve(h, maxlen * 3 + 32) < 0)
+    if (maxlen >= MAX_TEXT || h_reserve(h, maxlen) < 0)
         return RP_ENOMEM;
     float *v = malloc((n ? n : 1) * h->dim * sizeof *v);
     if (!v)
@@ -288,7 +404,15 @@ int rp_embedder_hash_new(rp_embedder **out, size_t dim)
     h->dim = dim ? dim : 384;
     for (int i = 1; i < 65536; i++)
         h->wtab[i] = 1.0f + logf((float)i);
-    if (h_reserve(h, 4096) < 0) {
+    for (uint32_t c = 0; c < 128; c++) {
+        uint32_t f = c >= 'A' && c <= 'Z' ? c + 32 : c;
+        if (f == ' ' || f == '\t' || f == '\n' || f == '\r' || f == '\f' || f == '\v')
+            f = ' ' | CP_SPACE;
+        if ((f >= 'a' && f <= 'z') || (f >= '0' && f <= '9'))
+            f |= CP_WORD;
+        h->fold[c] = f;
+    }
+    if (h_reserve(h, 600) < 0) {
         h_free(&h->base);
         return RP_ENOMEM;
     }

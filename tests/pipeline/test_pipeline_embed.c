@@ -109,6 +109,75 @@ static void test_hash_embedder(void)
     }
 }
 
+/* The exact output of model "fh-v1": cached embeddings and stored vectors depend on every bit, so
+ * a change of any feature, weight or the order of the float sums must fail here (and then needs a
+ * new model name). The FNV-1a hash of the output floats' bits, and one component's bits. */
+static uint64_t fnv_bits(const float *v, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &v[i], 4);
+        for (int k = 0; k < 4; k++)
+            h = (h ^ ((b >> (8 * k)) & 0xFF)) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static void test_hash_exact_bits(void)
+{
+    static char longer[4096];
+    longer[0] = 0;
+    for (int i = 0; strlen(longer) < sizeof longer - 64; i++)
+        snprintf(longer + strlen(longer), sizeof longer - strlen(longer),
+                 "%s Word%d repeat repeat\t\n%s ", i % 3 ? "the" : "The", i % 17,
+                 i % 5 ? "x" : "émoji 😀");
+    static const struct {
+        const char *text;
+        size_t dim;
+        uint64_t fnv;
+        size_t at;
+        uint32_t bits;
+    } cases[] = {
+        {"Hello, World! The quick brown fox jumps over the lazy dog.", 384, 0x743e0f09d3fed11fULL,
+         40, 0xbe326191},
+        {"Hello, World! The quick brown fox jumps over the lazy dog.", 7, 0x98f386b9d3a8c259ULL, 4,
+         0xbf45b1a0},
+        {"Hello, World! The quick brown fox jumps over the lazy dog.", 1, 0x4b72c77f9c5d0918ULL, 0,
+         0xbf800000},
+        {"", 384, 0xb3897cefec35a218ULL, 0, 0x3f800000},
+        {" \t\n ", 384, 0xb3897cefec35a218ULL, 0, 0x3f800000},
+        {"ab", 384, 0x6014bb57c81d8728ULL, 11, 0xbf800000},
+        {"Ünïcödé \t TEXT, 123 \xC3 invalid", 1024, 0xea7f943c5b28be9dULL, 4, 0x3e0e00d5},
+        {"aaaa aaaa aaaa aaaa aaaa aaaa", 384, 0xc4eef7e9b3d6e3e0ULL, 332, 0x3ec4cb0e},
+        {longer, 384, 0x79b76049601d0a46ULL, 137, 0x3e5c5338},
+        {longer, 7, 0xfff6ef6bae796d22ULL, 5, 0xbf3fa7d5},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        rp_embedder *e = NULL;
+        float *v = NULL;
+        if (rp_embedder_hash_new(&e, cases[c].dim) || rp_embed_batch(e, &v, &cases[c].text, 1)) {
+            ok(0, "embed");
+            rp_embedder_free(e);
+            continue;
+        }
+        uint64_t h = fnv_bits(v, cases[c].dim);
+        size_t at = 0;
+        for (size_t i = 0; i < cases[c].dim; i++)
+            if (fabsf(v[i]) > fabsf(v[at]))
+                at = i;
+        uint32_t bits;
+        memcpy(&bits, &v[at], 4);
+        if (h != cases[c].fnv || at != cases[c].at || bits != cases[c].bits)
+            diag("case %zu: fnv 0x%016llxULL, largest component %zu bits 0x%08x", c,
+                 (unsigned long long)h, at, bits);
+        ok(h == cases[c].fnv && at == cases[c].at && bits == cases[c].bits,
+           "fh-v1 output bits unchanged");
+        free(v);
+        rp_embedder_free(e);
+    }
+}
+
 static const char *reply(const char *status, const char *headers, const char *body)
 {
     static char pool[32][2048];
@@ -480,6 +549,7 @@ static void test_cache_files(void)
 int main(void)
 {
     test_hash_embedder();
+    test_hash_exact_bits();
     test_openai();
     test_cache();
     test_cache_files();
