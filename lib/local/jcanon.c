@@ -11,6 +11,7 @@
  * answer against json-c on crafted and random inputs. */
 #include "lstore.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define MAX_DEPTH 16
@@ -28,6 +29,18 @@ static int str(cur *c, const unsigned char **k, size_t *klen)
         return 0;
     const unsigned char *body = ++p;
     while (p < end) {
+        /* eight plain bytes at a time: none below 0x20, none above 0x7f, no quote, no backslash */
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            if (((w - ones * 0x20) | w | ((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+                break;
+            p += 8;
+        }
+        if (p >= end)
+            break;
         unsigned ch = *p;
         if (ch == '"') {
             if (k) {
