@@ -6,6 +6,9 @@
 #
 #   bench/pipeline/bench_ragctl.sh BUILD_DIR [CORPUS_DIR]
 # Without CORPUS_DIR, installs linux-doc-6.1 (apt) and unpacks its .rst.gz files to /tmp/linuxdoc.
+# COPIES=N: the corpus N times over (hard-linked copies in sub-folders), to see that the peak
+# memory stays flat as the corpus grows (the copies' chunks hit the embedding cache, so read the
+# MB/s from a COPIES=1 run).
 set -euo pipefail
 build=${1:?usage: bench_ragctl.sh BUILD_DIR [CORPUS_DIR]}
 corpus=${2:-/tmp/linuxdoc}
@@ -20,10 +23,16 @@ if [ ! -d "$corpus" ]; then
 fi
 state=$(mktemp -d /tmp/bench-ragctl.XXXXXX)
 trap 'rm -rf "$state"' EXIT
+copies=${COPIES:-1}
+if [ "$copies" -gt 1 ]; then
+    for i in $(seq "$copies"); do cp -al "$corpus" "$state/corpus/c$i" 2>/dev/null || { mkdir -p "$state/corpus" && cp -al "$corpus" "$state/corpus/c$i"; }; done
+    corpus=$state/corpus
+fi
 /usr/bin/python3 - "$build/tools/ragctl" "$corpus" "$state" <<'PY'
 import json, os, resource, subprocess, sys, time
 ragctl, corpus, state = sys.argv[1:4]
-env = dict(os.environ, RAG_STATE_DIR=state, NO_COLOR="1")
+env = dict(os.environ, RAG_STATE_DIR=os.path.join(state, "state"), NO_COLOR="1")
+state = env["RAG_STATE_DIR"]
 env.pop("QDRANT_URL", None)
 t0 = time.monotonic()
 p = subprocess.run([ragctl, "build", "--index", "bench", "--docs", corpus], env=env,

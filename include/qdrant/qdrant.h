@@ -203,6 +203,10 @@ QDRANT_API int qdrant_client_http_status(const qdrant_client *client);     /* 0:
 QDRANT_API long qdrant_client_retry_after_ms(const qdrant_client *client); /* -1: none */
 /* TCP connections opened so far (connection reuse shows as a number that stays put). */
 QDRANT_API long qdrant_client_connections(const qdrant_client *client);
+/* 1 when the client works on a local store (local mode), 0 for a server or a NULL client.
+ * Useful to size batches: in local mode each qdrant_points_upload batch is one transaction,
+ * and larger transactions (thousands of points) write much less. */
+QDRANT_API int qdrant_client_is_local(const qdrant_client *client);
 
 /* ---- Server ---------------------------------------------------------------------------- */
 

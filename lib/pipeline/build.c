@@ -774,6 +774,8 @@ static int upsert_batch(const chunk_list *l, size_t first, void *ud)
         rc = RP_ENOMEM;
     } else {
         qdrant_upload_options uo = QDRANT_UPLOAD_OPTIONS_INIT;
+        if (qdrant_client_is_local(x->cfg->qdrant))
+            uo.batch_points = 4096; /* one transaction per 4096 points (see step_upsert) */
         int qrc = qdrant_points_upload(NULL, x->cfg->qdrant, x->collection, n, ids, v, dim,
                                        (const char *const *)payloads, &uo);
         if (qrc)
@@ -806,7 +808,11 @@ static int step_upsert(rp_state *s, const char *run_id, const rp_build_config *c
         return qerr(err, errlen, q, "creating the collection", qrc);
     upsert_ctx x = {cfg,         run_id, collection, version, 0, recorded_chunks(s, run_id),
                     RC_BUF_INIT, err,    errlen};
-    int rc = stream_chunks(s, run_id, chunk_params, 256, upsert_batch, &x, NULL, err, errlen);
+    /* 4096 chunks a call: in local mode each call is one transaction, and fewer, larger
+     * transactions rewrite far fewer index pages (192k points: 25.9 -> 15.0 us/point); to a
+     * server the uploader still sends 256 points per request. Memory holds one such batch,
+     * whatever the corpus size. */
+    int rc = stream_chunks(s, run_id, chunk_params, 4096, upsert_batch, &x, NULL, err, errlen);
     rc_buf_free(&x.pl);
     if (rc == RP_OK) {
         rp_artifact_writer *w = NULL;

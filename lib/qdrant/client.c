@@ -489,6 +489,10 @@ QDRANT_API long qdrant_client_connections(const qdrant_client *c)
 {
     return c ? rc_http_connects(c->http) : 0;
 }
+QDRANT_API int qdrant_client_is_local(const qdrant_client *c)
+{
+    return c && c->local_dir ? 1 : 0;
+}
 
 /* ---- server ---- */
 

@@ -135,6 +135,8 @@ static void test_collections_exact(void)
     is_str(r->body, "{\"field_name\":\"tags.kind\",\"field_schema\":\"keyword\"}", "index body");
     is_int(ss_connections(s), 1, "every request on one kept-alive connection");
     is_int(qdrant_client_connections(c), 1, "client counted one connection");
+    is_int(qdrant_client_is_local(c), 0, "a server client is not local");
+    is_int(qdrant_client_is_local(NULL), 0, "NULL is not local");
     qdrant_client_free(c);
     ss_stop(s);
 }

@@ -86,6 +86,7 @@ static void test_urls(void)
     snprintf(marker, sizeof marker, "%s/.qdrant-local-store", p);
     ok(exists(marker), "  and made a store");
     is_int(qdrant_client_connections(c), 0, "  no connections");
+    is_int(qdrant_client_is_local(c), 1, "  qdrant_client_is_local");
     qdrant_client_free(c);
 
     /* file:// URLs, with a host of localhost, escapes and trailing slashes */
