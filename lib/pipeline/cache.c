@@ -561,20 +561,26 @@ static int append(rp_cache *c, space *sp, const uint64_t (*k)[2], const float *v
     return RP_OK;
 }
 
+/* The space of (name, model, dim) and the key of text_hash, for the one-entry calls. */
+static int one_key(rp_cache *c, space **sp, uint64_t k[1][2], const char *name, const char *model,
+                   size_t dim, const char *text_hash)
+{
+    c->err[0] = 0;
+    int rc = space_get(c, sp, name, model, dim);
+    if (!rc)
+        key_of(k[0], text_hash);
+    return rc;
+}
+
 int rp_cache_get(rp_cache *c, float *out, int *found, const char *name, const char *model,
                  size_t dim, const char *text_hash)
 {
     if (!c || !out || !found || !name || !model || !dim || !text_hash)
         return RP_EINVAL;
-    c->err[0] = 0;
     space *sp;
-    int rc = space_get(c, &sp, name, model, dim);
-    if (rc)
-        return rc;
     uint64_t k[1][2];
-    key_of(k[0], text_hash);
-    int f = 0;
-    if ((rc = lookup(c, sp, out, &f, (const uint64_t(*)[2])k, 1)))
+    int f = 0, rc = one_key(c, &sp, k, name, model, dim, text_hash);
+    if (rc || (rc = lookup(c, sp, out, &f, (const uint64_t(*)[2])k, 1)))
         return rc;
     *found = f;
     return RP_OK;
@@ -585,14 +591,10 @@ int rp_cache_put(rp_cache *c, const char *name, const char *model, size_t dim,
 {
     if (!c || !name || !model || !dim || dim > MAX_DIM || !text_hash || !v)
         return RP_EINVAL;
-    c->err[0] = 0;
     space *sp;
-    int rc = space_get(c, &sp, name, model, dim);
-    if (rc)
-        return rc;
     uint64_t k[1][2];
-    key_of(k[0], text_hash);
-    return append(c, sp, (const uint64_t(*)[2])k, v, 1);
+    int rc = one_key(c, &sp, k, name, model, dim, text_hash);
+    return rc ? rc : append(c, sp, (const uint64_t(*)[2])k, v, 1);
 }
 
 /* The cache's one dimension for (name, model), 0 when none or several. */

@@ -513,6 +513,60 @@ static int query_body(qdrant_client *c, const char *vec_key, const float *vector
     return query_put(c, vec_key, vector, dim, o);
 }
 
+/* One query or a batch, sent through /points/query[/batch] (api 1) or, before 1.10,
+ * /points/search[/batch] (api 0). */
+typedef struct query_call {
+    qdrant_point_list **out;
+    const char *collection;
+    const float *vectors;
+    size_t n, dim;
+    const qdrant_query_options *opts; /* batch: n of them or NULL; single: one */
+    int batch;
+} query_call;
+
+static int query_one(qdrant_client *c, int api, query_call *q)
+{
+    int rc = query_body(c, api ? "query" : "vector", q->vectors, q->dim, q->opts);
+    return rc ? rc
+              : read_points(q->out, c, q->collection, api ? "/points/query" : "/points/search",
+                            api ? "points" : NULL, 0);
+}
+
+static int batch_body(qdrant_client *c, const char *vec_key, const float *vectors, size_t n,
+                      size_t dim, const qdrant_query_options *opts);
+static int read_batch(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                      const char *path, const char *key, size_t n);
+
+static int query_many(qdrant_client *c, int api, query_call *q)
+{
+    int rc = batch_body(c, api ? "query" : "vector", q->vectors, q->n, q->dim, q->opts);
+    return rc ? rc
+              : read_batch(q->out, c, q->collection,
+                           api ? "/points/query/batch" : "/points/search/batch",
+                           api ? "points" : NULL, q->n);
+}
+
+/* Sends through the query API unless the server is known to be older than 1.10; a 404 without
+ * an error envelope there (no such route) switches the client to the search API for good. */
+static int with_query_api(qdrant_client *c, int (*send)(qdrant_client *, int, query_call *),
+                          query_call *q)
+{
+    if (c->has_query_api != 0) {
+        int rc = send(c, 1, q);
+        if (rc != QDRANT_ENOTFOUND || !qd_route_missing(c)) {
+            if (rc == QDRANT_OK)
+                c->has_query_api = 1;
+            return rc;
+        }
+        qd_log(c, QDRANT_LOG_INFO,
+               "no /points/query on this server (older than 1.10): using "
+               "/points/search from now on");
+        c->has_query_api = 0;
+        qd_reset_err(c);
+    }
+    return send(c, 0, q);
+}
+
 QDRANT_API int qdrant_points_query(qdrant_point_list **out, qdrant_client *c,
                                    const char *collection, const float *vector, size_t dim,
                                    const qdrant_query_options *o)
@@ -531,24 +585,8 @@ QDRANT_API int qdrant_points_query(qdrant_point_list **out, qdrant_client *c,
         return qd_set_err(c, QDRANT_EINVAL, "a query vector of dim > 0 floats is required");
     if (c->local_dir)
         return ql_query(out, c, collection, vector, dim, o);
-    if (c->has_query_api != 0) {
-        if ((rc = query_body(c, "query", vector, dim, o)))
-            return rc;
-        rc = read_points(out, c, collection, "/points/query", "points", 0);
-        if (rc != QDRANT_ENOTFOUND || !qd_route_missing(c)) {
-            if (rc == QDRANT_OK)
-                c->has_query_api = 1;
-            return rc;
-        }
-        qd_log(c, QDRANT_LOG_INFO,
-               "no /points/query on this server (older than 1.10): using "
-               "/points/search from now on");
-        c->has_query_api = 0;
-        qd_reset_err(c);
-    }
-    if ((rc = query_body(c, "vector", vector, dim, o)))
-        return rc;
-    return read_points(out, c, collection, "/points/search", NULL, 0);
+    query_call q = {out, collection, vector, 1, dim, o, 0};
+    return with_query_api(c, query_one, &q);
 }
 
 /* The batch body {"searches":[...]}; vec_key as for query_put. */
@@ -624,22 +662,6 @@ QDRANT_API int qdrant_points_query_batch(qdrant_point_list **out, qdrant_client 
                               opts[i].version);
     if (c->local_dir)
         return ql_query_batch(out, c, collection, vectors, n, dim, opts);
-    if (c->has_query_api != 0) {
-        if ((rc = batch_body(c, "query", vectors, n, dim, opts)))
-            return rc;
-        rc = read_batch(out, c, collection, "/points/query/batch", "points", n);
-        if (rc != QDRANT_ENOTFOUND || !qd_route_missing(c)) {
-            if (rc == QDRANT_OK)
-                c->has_query_api = 1;
-            return rc;
-        }
-        qd_log(c, QDRANT_LOG_INFO,
-               "no /points/query on this server (older than 1.10): using "
-               "/points/search from now on");
-        c->has_query_api = 0;
-        qd_reset_err(c);
-    }
-    if ((rc = batch_body(c, "vector", vectors, n, dim, opts)))
-        return rc;
-    return read_batch(out, c, collection, "/points/search/batch", NULL, n);
+    query_call q = {out, collection, vectors, n, dim, opts, 1};
+    return with_query_api(c, query_many, &q);
 }
