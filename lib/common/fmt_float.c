@@ -83,15 +83,29 @@ static uint32_t rop(uint64_t g, uint32_t cp)
 #endif
 }
 
-/* The 8 decimal digits of x < 10^8 as byte values 0..9, most significant digit in the lowest
- * byte: SWAR split into 4+4, 2+2 and 1+1 digit lanes with multiply-shift division. */
-static inline uint64_t digits8(uint32_t x)
+/* The 8 decimal digits of x < 10^8 as byte values 0..9, least significant digit in the lowest
+ * byte: SWAR split into 4+4, 2+2 and 1+1 digit lanes. Each step divides all lanes at once with
+ * one multiply-shift (exact for these lane ranges) and moves each quotient q to the upper half of
+ * its lane with one multiply-add: lane + q * (2^w - D) = (lane - q * D) + q * 2^w. */
+static inline uint64_t digits8_le(uint32_t x)
 {
-    uint64_t y = (x / 10000) | ((uint64_t)(x % 10000) << 32);
-    uint64_t q = ((y * 10486) >> 20) & 0x0000007F0000007Fu; /* lane / 100, lane < 10^4 */
-    y = q | ((y - q * 100) << 16);
-    q = ((y * 103) >> 10) & 0x000F000F000F000Fu; /* lane / 10, lane < 100 */
-    return q | ((y - q * 10) << 8);
+    uint64_t y = x + (uint64_t)(x / 10000) * (((uint64_t)1 << 32) - 10000);
+    y += ((y * 10486) >> 20 & 0x0000007F0000007Fu) * ((1u << 16) - 100); /* lanes < 10^4 */
+    y += ((y * 103) >> 10 & 0x000F000F000F000Fu) * ((1u << 8) - 10);     /* lanes < 100 */
+    return y;
+}
+
+/* x with its bytes in the opposite order: digits8_le() turned most significant digit first */
+static inline uint64_t bswap64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_bswap64(x);
+#else
+    uint64_t r = 0;
+    for (int i = 0; i < 8; i++, x >>= 8)
+        r = r << 8 | (x & 0xFF);
+    return r;
+#endif
 }
 
 static int ctz64(uint64_t x) /* x != 0 */
@@ -218,8 +232,9 @@ static RC_NOINLINE size_t fmt_general(char *dst, float v)
     uint32_t d = dnear ^ ((dnear ^ d10) & (0 - use10));
 
     uint32_t hi = d / 100000000;
-    uint64_t u = digits8(d - hi * 100000000);
-    int tz = (clz64(u | 1) + (u == 0)) >> 3; /* trailing zero digits of the low 8 (of d) */
+    uint64_t r = digits8_le(d - hi * 100000000);
+    uint64_t u = bswap64(r); /* the low 8 digits of d, most significant first */
+    int tz = (ctz64(r | (uint64_t)1 << 63) + (r == 0)) >> 3; /* trailing zero digits of those */
 
     /* Fast path: plain notation with e10 in -3..-1 ("0.ddd", "0.0ddd", "0.00ddd"), the usual
      * case for embedding components. The text is "0." and then d written with exactly -k digits
@@ -242,7 +257,7 @@ static RC_NOINLINE size_t fmt_general(char *dst, float v)
 
     /* v ~= d * 10^k, 0 < d < 10^9. w: the leading 8 significant digits, first in the lowest
      * byte, and d9 the ninth; nd: digits of d; n: without its trailing zeros. */
-    int lz = ctz64(u | (uint64_t)1 << 63) >> 3; /* leading zero digits of the low 8 */
+    int lz = clz64(r | 1) >> 3; /* leading zero digits of the low 8 */
     uint64_t m9 = 0 - (uint64_t)(hi != 0);
     uint64_t w = ((hi | (u << 8)) & m9) | ((u >> (8 * lz)) & ~m9);
     uint32_t d9 = (uint32_t)((u >> 56) & m9);
@@ -312,22 +327,22 @@ typedef struct {
     uint64_t m;    /* 10^-k * 2^(33 + q) */
     uint64_t hmul; /* 2^(8 * (-k - 7)): moves a 9th (leading) digit to its byte, "0." + -k - 9 */
     uint32_t nk;   /* -k: 8..10 */
-    uint32_t lim;  /* d < lim: at most one 9th leading digit 1 fitting after the point */
-    uint32_t lo2;  /* 10^(-k-2): d >= lo2 iff e10 >= -2 */
     uint32_t lo3;  /* 10^(-k-3): d >= lo3 iff e10 >= -3 */
+    uint32_t span; /* lim - lo3; d < lim: at most one 9th, leading digit 1 after the point */
+    uint32_t lo2;  /* 10^(-k-2): d >= lo2 iff e10 >= -2 */
 } fast_ent;
 
 #define FE10(sh)                                                                                   \
     {                                                                                              \
-        10000000000ull << (sh), 1ull << 24, 10, 200000000u, 100000000u, 10000000u                  \
+        10000000000ull << (sh), 1ull << 24, 10, 10000000u, 190000000u, 100000000u                  \
     }
 #define FE9(sh)                                                                                    \
     {                                                                                              \
-        1000000000ull << (sh), 1ull << 16, 9, 200000000u, 10000000u, 1000000u                      \
+        1000000000ull << (sh), 1ull << 16, 9, 1000000u, 199000000u, 10000000u                      \
     }
 #define FE8(sh)                                                                                    \
     {                                                                                              \
-        100000000ull << (sh), 1ull << 8, 8, 100000000u, 1000000u, 100000u                          \
+        100000000ull << (sh), 1ull << 8, 8, 100000u, 99900000u, 1000000u                           \
     }
 static const fast_ent fast_tab[10] = {
     /* biased exponents 117..126: 33 + q = 0..9 */
@@ -356,15 +371,16 @@ static RC_ALWAYS_INLINE size_t fmt_fast(char *dst, uint32_t bits)
 
     /* d < 2 * 10^8 here (checked below): hi, its 9th digit from the right, is 0 or 1 */
     uint64_t hmask = 0 - (uint64_t)(d >= 100000000u);
-    uint64_t u = digits8(d - (100000000u & (uint32_t)hmask));
-    uint32_t tz = (uint32_t)(clz64(u | 1) + (u == 0)) >> 3;
+    uint64_t r = digits8_le(d - (100000000u & (uint32_t)hmask));
+    uint64_t u = bswap64(r);
+    uint32_t tz = (uint32_t)(ctz64(r | (uint64_t)1 << 63) + (r == 0)) >> 3;
     uint32_t last = te->nk - tz; /* position of the last digit after the point */
     /* "0.000000" with hi at offset -k - 7 (never on the '.': lim = 10^8 for -k = 8), then the
      * low 8 digits from p + 2..4; fmt_general rewrites all of it when it is not wanted */
     store8(p, 0x3030303030302E30u + (te->hmul & hmask));
     store8(p + 2 + te->nk - 8, u + ASCII0);
     /* plain "0.ddd" iff e10 >= -2, or e10 == -3 and more than one digit */
-    uint32_t plain = (d < te->lim) & (d >= te->lo3) & ((d >= te->lo2) | (last > 3));
+    uint32_t plain = (d - te->lo3 < te->span) & ((d >= te->lo2) | (last > 3));
     return plain ? (size_t)(p - dst) + 2 + last : 0;
 }
 
@@ -382,8 +398,6 @@ static RC_ALWAYS_INLINE size_t fmt_array(char *dst, const float *v, size_t n, in
 {
     char *p = dst;
     for (size_t i = 0; i < n; i++) {
-        *p = ',';
-        p += i != 0;
         uint32_t bits;
         memcpy(&bits, &v[i], sizeof bits);
         size_t len = fmt_fast(p, bits);
@@ -394,9 +408,10 @@ static RC_ALWAYS_INLINE size_t fmt_array(char *dst, const float *v, size_t n, in
             }
             len = fmt_general(p, v[i]);
         }
-        p += len;
+        p[len] = ','; /* over the scratch bytes of this element, before the next one */
+        p += len + 1;
     }
-    return (size_t)(p - dst);
+    return (size_t)(p - dst) - (n != 0); /* without the last comma */
 }
 
 size_t rc_fmt_f32_array(char *dst, const float *v, size_t n)

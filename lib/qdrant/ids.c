@@ -126,11 +126,11 @@ QDRANT_API int qdrant_point_id_equal(const qdrant_point_id *a, const qdrant_poin
 
 int qd_put_id(rc_buf *b, const qdrant_point_id *id)
 {
+    if (id->kind == QDRANT_ID_NUM) /* the usual case, once per point of a body: no snprintf */
+        return rc_buf_put_u64(b, id->num);
     char tmp[QDRANT_POINT_ID_STRLEN];
     if (qdrant_point_id_format(tmp, sizeof tmp, id) != QDRANT_OK)
         return -2;
-    if (id->kind == QDRANT_ID_NUM)
-        return rc_buf_puts(b, tmp);
     return rc_buf_printf(b, "\"%s\"", tmp);
 }
 
