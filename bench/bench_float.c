@@ -3,7 +3,8 @@
  * Data sets: (a) components of random L2-normalised 384-d vectors (Gaussian directions), (b)
  * random finite bit patterns. Each method writes the whole set as "x,x,x,...", as an upsert body
  * would; the figure is the median over REPS runs of ns per float, and bytes per float counting
- * the separating comma.
+ * the separating comma. rc_fmt_f32 is called through a pointer, one call per value;
+ * rc_fmt_f32_array once per 384 values, as libqdrantc writes a vector.
  *
  * Floors: "copy" writes already formatted text of exactly the same bytes (a 16-byte copy per
  * element, advancing by its length); "fix9" writes 9 significant digits + exponent with integer
@@ -189,6 +190,31 @@ static void bench(const char *name, fmt_fn fn, const float *v, size_t n, int rep
         *med_out = med;
 }
 
+/* rc_fmt_f32_array over rows of DIM values, the way an upsert body is written (one call per
+ * vector), with a comma after each row too: the same bytes as the per-value rows. */
+static void bench_array(const float *v, size_t n, int reps)
+{
+    double t[64];
+    size_t bytes = 0;
+    if (reps > 64)
+        reps = 64;
+    for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
+        char *p = outbuf;
+        double t0 = now_ns();
+        for (size_t i = 0; i < n; i += DIM) {
+            p += rc_fmt_f32_array(p, v + i, n - i < DIM ? n - i : DIM);
+            *p++ = ',';
+        }
+        if (r >= 0)
+            t[r] = now_ns() - t0;
+        bytes = (size_t)(p - outbuf);
+    }
+    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    printf("  %-22s %8.2f ns/float  %6.3f bytes/float  (min %.2f, max %.2f)\n", "rc_fmt_f32_array",
+           t[reps / 2] / (double)n, (double)bytes / (double)n, t[0] / (double)n,
+           t[reps - 1] / (double)n);
+}
+
 static void bench_set(const char *title, const float *v, size_t n, int reps)
 {
     printf("%s: %zu floats, median of %d runs\n", title, n, reps);
@@ -207,6 +233,7 @@ static void bench_set(const char *title, const float *v, size_t n, int reps)
 
     double ours, copy, fix9;
     bench("rc_fmt_f32", m_ours, v, n, reps, &ours);
+    bench_array(v, n, reps);
     bench("snprintf %.9g", m_printf9, v, n, reps, NULL);
     bench("snprintf %.8g (lossy)", m_printf8, v, n, reps, NULL);
     bench("snprintf %.{6..9}g+strtof", m_printf_shortest, v, n / 10, reps < 3 ? reps : 3, NULL);

@@ -83,15 +83,29 @@ static uint32_t rop(uint64_t g, uint32_t cp)
 #endif
 }
 
-/* The 8 decimal digits of x < 10^8 as byte values 0..9, most significant digit in the lowest
- * byte: SWAR split into 4+4, 2+2 and 1+1 digit lanes with multiply-shift division. */
-static inline uint64_t digits8(uint32_t x)
+/* The 8 decimal digits of x < 10^8 as byte values 0..9, least significant digit in the lowest
+ * byte: SWAR split into 4+4, 2+2 and 1+1 digit lanes. Each step divides all lanes at once with
+ * one multiply-shift (exact for these lane ranges) and moves each quotient q to the upper half of
+ * its lane with one multiply-add: lane + q * (2^w - D) = (lane - q * D) + q * 2^w. */
+static inline uint64_t digits8_le(uint32_t x)
 {
-    uint64_t y = (x / 10000) | ((uint64_t)(x % 10000) << 32);
-    uint64_t q = ((y * 10486) >> 20) & 0x0000007F0000007Fu; /* lane / 100, lane < 10^4 */
-    y = q | ((y - q * 100) << 16);
-    q = ((y * 103) >> 10) & 0x000F000F000F000Fu; /* lane / 10, lane < 100 */
-    return q | ((y - q * 10) << 8);
+    uint64_t y = x + (uint64_t)(x / 10000) * (((uint64_t)1 << 32) - 10000);
+    y += ((y * 10486) >> 20 & 0x0000007F0000007Fu) * ((1u << 16) - 100); /* lanes < 10^4 */
+    y += ((y * 103) >> 10 & 0x000F000F000F000Fu) * ((1u << 8) - 10);     /* lanes < 100 */
+    return y;
+}
+
+/* x with its bytes in the opposite order: digits8_le() turned most significant digit first */
+static inline uint64_t bswap64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_bswap64(x);
+#else
+    uint64_t r = 0;
+    for (int i = 0; i < 8; i++, x >>= 8)
+        r = r << 8 | (x & 0xFF);
+    return r;
+#endif
 }
 
 static int ctz64(uint64_t x) /* x != 0 */
@@ -218,8 +232,9 @@ static RC_NOINLINE size_t fmt_general(char *dst, float v)
     uint32_t d = dnear ^ ((dnear ^ d10) & (0 - use10));
 
     uint32_t hi = d / 100000000;
-    uint64_t u = digits8(d - hi * 100000000);
-    int tz = (clz64(u | 1) + (u == 0)) >> 3; /* trailing zero digits of the low 8 (of d) */
+    uint64_t r = digits8_le(d - hi * 100000000);
+    uint64_t u = bswap64(r); /* the low 8 digits of d, most significant first */
+    int tz = (ctz64(r | (uint64_t)1 << 63) + (r == 0)) >> 3; /* trailing zero digits of those */
 
     /* Fast path: plain notation with e10 in -3..-1 ("0.ddd", "0.0ddd", "0.00ddd"), the usual
      * case for embedding components. The text is "0." and then d written with exactly -k digits
@@ -242,7 +257,7 @@ static RC_NOINLINE size_t fmt_general(char *dst, float v)
 
     /* v ~= d * 10^k, 0 < d < 10^9. w: the leading 8 significant digits, first in the lowest
      * byte, and d9 the ninth; nd: digits of d; n: without its trailing zeros. */
-    int lz = ctz64(u | (uint64_t)1 << 63) >> 3; /* leading zero digits of the low 8 */
+    int lz = clz64(r | 1) >> 3; /* leading zero digits of the low 8 */
     uint64_t m9 = 0 - (uint64_t)(hi != 0);
     uint64_t w = ((hi | (u << 8)) & m9) | ((u >> (8 * lz)) & ~m9);
     uint32_t d9 = (uint32_t)((u >> 56) & m9);
@@ -293,110 +308,118 @@ static RC_NOINLINE size_t fmt_general(char *dst, float v)
 }
 
 /* Fast path for 2^-10 <= |v| < 1 (biased exponent 117..126, q = -33..-24, k = -10..-8), the
- * range of typical embedding components, except powers of two. There g above is 10^-k * 2^z
- * exactly, so the scaled values are exact 64-bit integer products: 4 * v * 10^-k * 2^33 =
- * 4c * (10^-k * 2^(33 + q)) < 2^62, whose integer part and sticky bit at 2^33 are the same vb,
- * vbl, vbr as rop() gives (its dropped low 32 bits are zero for these exact g). The result d is
- * below 10^8 for -k = 8 (v < 1) and below 2 * 10^8 for -k = 9, 10 (v < 2^-3, 2^-6), and the text
- * is "0." and d with exactly -k digits (its leading zeros being the zeros after the point), up
- * to its last non-zero digit. Anything else (tiny v written as "1e-3" or "9.765625e-4", powers
- * of two) goes to fmt_general. */
+ * range of typical embedding components, except powers of two. There 10^-k * 2^(33 + q) is an
+ * integer m, so with U = 2^33 standing for one unit of 10^k, everything is an exact 64-bit
+ * integer: y = c * m = v * 10^-k * U (< 2^61), and the rounding interval R is [y - m/2, y + m/2]
+ * (m is even), its ends included iff c is even. Its width m/U = 10^-k * 2^q is in [1, 10).
+ *   - A multiple of 10U in R is unique (width < 10U) and is then the shortest candidate: the
+ *     smallest one >= the low end lo is 10U * (floor((lo - 1) / 10U) + 1), and it is in R iff
+ *     it is <= the high end hi, i.e. iff its digits d10 <= floor(hi / U).
+ *   - Else the candidate is y / U rounded to the nearest integer, ties to even: it is within
+ *     U/2 < m/2 of y, so always in R, and no other multiple of U is nearer.
+ * That is the same choice as fmt_general (which takes the one multiple of 10U, else the nearest
+ * of s = floor(y / U) and s + 1 that is in R), made with fewer operations.
+ * The result d is below 10^8 + 1 for -k = 8 (v < 1) and below 2 * 10^8 for -k = 9, 10 (v < 2^-3,
+ * 2^-6), and the text is "0." and d with exactly -k digits (its leading zeros being the zeros
+ * after the point), up to its last non-zero digit. Anything else (1 - 2^-24 rounding to "1",
+ * tiny v written as "1e-3" or "9.765625e-4", powers of two) goes to fmt_general. */
 typedef struct {
     uint64_t m;    /* 10^-k * 2^(33 + q) */
     uint64_t hmul; /* 2^(8 * (-k - 7)): moves a 9th (leading) digit to its byte, "0." + -k - 9 */
     uint32_t nk;   /* -k: 8..10 */
-    uint32_t lim;  /* d < lim: at most one 9th leading digit 1 fitting after the point */
-    uint32_t lo2;  /* 10^(-k-2): d >= lo2 iff e10 >= -2 */
     uint32_t lo3;  /* 10^(-k-3): d >= lo3 iff e10 >= -3 */
+    uint32_t span; /* lim - lo3; d < lim: at most one 9th, leading digit 1 after the point */
+    uint32_t lo2;  /* 10^(-k-2): d >= lo2 iff e10 >= -2 */
 } fast_ent;
 
 #define FE10(sh)                                                                                   \
     {                                                                                              \
-        10000000000ull << (sh), 1ull << 24, 10, 200000000u, 100000000u, 10000000u                  \
+        10000000000ull << (sh), 1ull << 24, 10, 10000000u, 190000000u, 100000000u                  \
     }
 #define FE9(sh)                                                                                    \
     {                                                                                              \
-        1000000000ull << (sh), 1ull << 16, 9, 200000000u, 10000000u, 1000000u                      \
+        1000000000ull << (sh), 1ull << 16, 9, 1000000u, 199000000u, 10000000u                      \
     }
 #define FE8(sh)                                                                                    \
     {                                                                                              \
-        100000000ull << (sh), 1ull << 8, 8, 100000000u, 1000000u, 100000u                          \
+        100000000ull << (sh), 1ull << 8, 8, 100000u, 99900000u, 1000000u                           \
     }
 static const fast_ent fast_tab[10] = {
     /* biased exponents 117..126: 33 + q = 0..9 */
     FE10(0), FE10(1), FE10(2), FE10(3), FE9(4), FE9(5), FE9(6), FE8(7), FE8(8), FE8(9),
 };
 
-#define FAST_MASK ((((uint64_t)1) << 33) - 1)
-
-static RC_ALWAYS_INLINE uint32_t rop_exact(uint64_t y)
+/* The fast path: the length of the text, or 0 when v is one for fmt_general. */
+static RC_ALWAYS_INLINE size_t fmt_fast(char *dst, uint32_t bits)
 {
-    return (uint32_t)(y >> 33) | ((y & FAST_MASK) != 0);
-}
-
-static RC_ALWAYS_INLINE size_t fmt_one(char *dst, float v)
-{
-    uint32_t bits;
-    memcpy(&bits, &v, sizeof bits);
     uint32_t f = bits & 0x7FFFFF;
     uint32_t ef = (bits >> 23) & 0xFF;
-    if (RC_LIKELY(ef - 117u <= 9u && f != 0)) {
-        char *p = dst;
-        *p = '-';
-        p += bits >> 31;
-        const fast_ent *te = &fast_tab[ef - 117];
-        uint64_t m = te->m;
-        uint64_t y = (uint64_t)((f | 0x800000) << 2) * m;
-        uint64_t dy = 2 * m;
-        uint32_t vb = rop_exact(y);
-        uint32_t vbl = rop_exact(y - dy);
-        uint32_t vbr = rop_exact(y + dy);
-        uint32_t out = f & 1;
+    if (!RC_LIKELY(ef - 117u <= 9u && f != 0))
+        return 0;
+    char *p = dst;
+    *p = '-';
+    p += bits >> 31;
+    const fast_ent *te = &fast_tab[ef - 117];
+    uint64_t m = te->m;
+    uint64_t y = (uint64_t)(f | 0x800000) * m;
+    uint64_t h = (m >> 1) - (f & 1); /* R's integers: [y - h, y + h] */
+    uint32_t d10 = ((uint32_t)((y - h - 1) >> 33) / 10 + 1) * 10;
+    uint32_t s = (uint32_t)(y >> 33);
+    uint32_t dn = (uint32_t)((y + ((uint64_t)1 << 32) - 1 + (s & 1)) >> 33);
+    uint32_t use10 = 0 - (uint32_t)(d10 <= (uint32_t)((y + h) >> 33));
+    uint32_t d = dn ^ ((dn ^ d10) & use10); /* without a branch: use10 is data-dependent */
 
-        /* as in fmt_general; s >= 2^23 here */
-        uint32_t s = vb >> 2;
-        uint32_t t = s + 1;
-        uint32_t sp10 = s / 10 * 10;
-        uint32_t tp10 = sp10 + 10;
-        uint32_t upin = vbl + out <= sp10 << 2;
-        uint32_t wpin = (tp10 << 2) + out <= vbr;
-        uint32_t use10 = upin ^ wpin;
-        uint32_t uin = vbl + out <= s << 2;
-        uint32_t win = (t << 2) + out <= vbr;
-        uint32_t nearer_s = (vb < 4 * s + 2) | ((vb == 4 * s + 2) & ~s & 1);
-        uint32_t take_s = uin & ((win ^ 1) | nearer_s);
-        uint32_t d10 = tp10 - 10 * upin;
-        uint32_t dnear = t - take_s;
-        uint32_t d = dnear ^ ((dnear ^ d10) & (0 - use10));
-
-        /* d < 2 * 10^8 here (checked below): hi, its 9th digit from the right, is 0 or 1 */
-        uint64_t hmask = 0 - (uint64_t)(d >= 100000000u);
-        uint64_t u = digits8(d - (100000000u & (uint32_t)hmask));
-        uint32_t tz = (uint32_t)(clz64(u | 1) + (u == 0)) >> 3;
-        uint32_t last = te->nk - tz; /* position of the last digit after the point */
-        /* plain "0.ddd" iff e10 >= -2, or e10 == -3 and more than one digit */
-        if (RC_LIKELY(d < te->lim && (d >= te->lo2 || (d >= te->lo3 && last > 3)))) {
-            /* "0.000000" with hi at offset -k - 7 (never on the '.': lim = 10^8 for -k = 8) */
-            store8(p, 0x3030303030302E30u + (te->hmul & hmask));
-            store8(p + 2 + te->nk - 8, u + ASCII0); /* low 8 digits from p + 2..4 */
-            return (size_t)(p - dst) + 2 + last;
-        }
-    }
-    return fmt_general(dst, v);
+    /* d < 2 * 10^8 here (checked below): hi, its 9th digit from the right, is 0 or 1 */
+    uint64_t hmask = 0 - (uint64_t)(d >= 100000000u);
+    uint64_t r = digits8_le(d - (100000000u & (uint32_t)hmask));
+    uint64_t u = bswap64(r);
+    uint32_t tz = (uint32_t)(ctz64(r | (uint64_t)1 << 63) + (r == 0)) >> 3;
+    uint32_t last = te->nk - tz; /* position of the last digit after the point */
+    /* "0.000000" with hi at offset -k - 7 (never on the '.': lim = 10^8 for -k = 8), then the
+     * low 8 digits from p + 2..4; fmt_general rewrites all of it when it is not wanted */
+    store8(p, 0x3030303030302E30u + (te->hmul & hmask));
+    store8(p + 2 + te->nk - 8, u + ASCII0);
+    /* plain "0.ddd" iff e10 >= -2, or e10 == -3 and more than one digit */
+    uint32_t plain = (d - te->lo3 < te->span) & ((d >= te->lo2) | (last > 3));
+    return plain ? (size_t)(p - dst) + 2 + last : 0;
 }
 
 size_t rc_fmt_f32(char *dst, float v)
 {
-    return fmt_one(dst, v);
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    size_t n = fmt_fast(dst, bits);
+    return RC_LIKELY(n != 0) ? n : fmt_general(dst, v);
+}
+
+/* The loop of both array functions; check: stop at the first NaN or infinity. */
+static RC_ALWAYS_INLINE size_t fmt_array(char *dst, const float *v, size_t n, int check,
+                                         size_t *bad)
+{
+    char *p = dst;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &v[i], sizeof bits);
+        size_t len = fmt_fast(p, bits);
+        if (!RC_LIKELY(len != 0)) {
+            if (check && (bits & 0x7F800000u) == 0x7F800000u) {
+                *bad = i;
+                return SIZE_MAX;
+            }
+            len = fmt_general(p, v[i]);
+        }
+        p[len] = ','; /* over the scratch bytes of this element, before the next one */
+        p += len + 1;
+    }
+    return (size_t)(p - dst) - (n != 0); /* without the last comma */
 }
 
 size_t rc_fmt_f32_array(char *dst, const float *v, size_t n)
 {
-    char *p = dst;
-    for (size_t i = 0; i < n; i++) {
-        *p = ',';
-        p += i != 0;
-        p += fmt_one(p, v[i]);
-    }
-    return (size_t)(p - dst);
+    return fmt_array(dst, v, n, 0, NULL);
+}
+
+size_t rc_fmt_f32_array_checked(char *dst, const float *v, size_t n, size_t *bad)
+{
+    return fmt_array(dst, v, n, 1, bad);
 }

@@ -31,4 +31,9 @@ size_t rc_fmt_f32(char *dst, float v);
  * Precondition: every v[i] is finite. */
 size_t rc_fmt_f32_array(char *dst, const float *v, size_t n);
 
+/* As rc_fmt_f32_array(), for values that may hold NaN or infinities, checked on the way (no
+ * separate pass): at the first such v[i], stops, sets *bad = i and returns SIZE_MAX (dst then
+ * holds unspecified bytes, within the same n * RC_FMT_F32_MAX bound). */
+size_t rc_fmt_f32_array_checked(char *dst, const float *v, size_t n, size_t *bad);
+
 #endif

@@ -126,11 +126,11 @@ QDRANT_API int qdrant_point_id_equal(const qdrant_point_id *a, const qdrant_poin
 
 int qd_put_id(rc_buf *b, const qdrant_point_id *id)
 {
+    if (id->kind == QDRANT_ID_NUM) /* the usual case, once per point of a body: no snprintf */
+        return rc_buf_put_u64(b, id->num);
     char tmp[QDRANT_POINT_ID_STRLEN];
     if (qdrant_point_id_format(tmp, sizeof tmp, id) != QDRANT_OK)
         return -2;
-    if (id->kind == QDRANT_ID_NUM)
-        return rc_buf_puts(b, tmp);
     return rc_buf_printf(b, "\"%s\"", tmp);
 }
 
@@ -214,26 +214,23 @@ int qd_put_f32(rc_buf *b, float v)
 int qd_put_vector(rc_buf *b, const float *v, size_t dim, size_t *bad)
 {
 #ifdef QD_HAVE_FMT_F32
-    /* The hot loop of every upsert body: check all, reserve once, then format straight into
-     * the buffer (no per-float bounds check or terminator). */
-    for (size_t i = 0; i < dim; i++)
-        if (!isfinite(v[i])) {
-            if (bad)
-                *bad = i;
-            return -2;
-        }
+    /* The hot loop of every upsert body: reserve once, then format straight into the buffer
+     * (no per-float bounds check, call or terminator), checking for NaN and infinities on the
+     * way; the buffer is left as it was when there is one. */
     if (dim > (SIZE_MAX - 3) / (RC_FMT_F32_MAX + 1) ||
         rc_buf_reserve(b, dim * (RC_FMT_F32_MAX + 1) + 2) < 0)
         return -1;
     char *p = b->data + b->len;
-    *p++ = '[';
-    for (size_t i = 0; i < dim; i++) {
-        *p = ',';
-        p += i != 0;
-        p += rc_fmt_f32(p, v[i]);
+    size_t at = 0, n = rc_fmt_f32_array_checked(p + 1, v, dim, &at);
+    if (n == SIZE_MAX) {
+        b->data[b->len] = '\0';
+        if (bad)
+            *bad = at;
+        return -2;
     }
-    *p++ = ']';
-    b->len = (size_t)(p - b->data);
+    p[0] = '[';
+    p[n + 1] = ']';
+    b->len += n + 2;
     b->data[b->len] = '\0';
     return 0;
 #endif

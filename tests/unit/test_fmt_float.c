@@ -404,6 +404,61 @@ static void report(const char *what, const stats *st)
 #define NKNOWN (sizeof known / sizeof known[0])
 #define NLITERAL (sizeof literal / sizeof literal[0])
 
+/* ---- the array functions ---- */
+
+#define ARR_N 1000
+
+/* rc_fmt_f32_array and rc_fmt_f32_array_checked: the same text as rc_fmt_f32 in a loop with
+ * commas, nothing written past n * RC_FMT_F32_MAX, and the checked one stops at a NaN or an
+ * infinity with its index. Arrays of every length 0..ARR_N mixing the known values,
+ * embedding-like and random patterns. */
+static void check_arrays(void)
+{
+    static float v[ARR_N];
+    static char want[ARR_N * RC_FMT_F32_MAX], got[ARR_N * RC_FMT_F32_MAX + 8];
+    size_t nw = 0;
+    for (size_t i = 0; i < ARR_N; i++) {
+        uint32_t r = rnd32();
+        if (i < NKNOWN)
+            v[i] = from_bits(known[i].bits);
+        else if (i % 3 == 0 && (r & 0x7F800000u) != 0x7F800000u)
+            v[i] = from_bits(r);
+        else
+            v[i] = (float)(((double)r / 4294967296.0 - 0.5) * 0.2);
+    }
+    int same = 1, bounds = 1, stops = 1;
+    for (size_t n = 0; n <= ARR_N; n++) {
+        if (n > 0) {
+            if (n > 1)
+                want[nw++] = ',';
+            nw += rc_fmt_f32(want + nw, v[n - 1]);
+        }
+        for (int checked = 0; checked < 2; checked++) {
+            memset(got, 0xA5, sizeof got);
+            size_t bad = 12345;
+            size_t len =
+                checked ? rc_fmt_f32_array_checked(got, v, n, &bad) : rc_fmt_f32_array(got, v, n);
+            same &= len == nw && memcmp(got, want, nw) == 0 && (!checked || bad == 12345);
+            for (size_t i = n * RC_FMT_F32_MAX; i < n * RC_FMT_F32_MAX + 8; i++)
+                bounds &= (unsigned char)got[i] == 0xA5;
+        }
+    }
+    ok(same, "arrays of 0..%d values: rc_fmt_f32_array(_checked) = rc_fmt_f32 joined by commas",
+       ARR_N);
+    ok(bounds, "arrays of 0..%d values: nothing written past n * RC_FMT_F32_MAX", ARR_N);
+    static const uint32_t nonfinite[] = {0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFFFFFFFu,
+                                         0x7F800001u};
+    for (size_t k = 0; k < sizeof nonfinite / sizeof nonfinite[0]; k++)
+        for (size_t at = 0; at < 40; at += 13) {
+            float save = v[at];
+            v[at] = from_bits(nonfinite[k]);
+            size_t bad = 12345;
+            stops &= rc_fmt_f32_array_checked(got, v, 40, &bad) == SIZE_MAX && bad == at;
+            v[at] = save;
+        }
+    ok(stops, "rc_fmt_f32_array_checked stops at the first NaN or infinity with its index");
+}
+
 int main(void)
 {
     uint64_t samples = 16u << 20;
@@ -413,7 +468,7 @@ int main(void)
     if (samples < 1024)
         samples = 1024;
 
-    printf("1..%d\n", (int)(NKNOWN + 1 + 4 * 6 + 1));
+    printf("1..%d\n", (int)(NKNOWN + 1 + 4 * 6 + 1 + 3));
 
     for (size_t i = 0; i < NKNOWN; i++) {
         char s[32] = "";
@@ -481,5 +536,6 @@ int main(void)
     double avg = (double)emb.bytes / (double)(emb.count ? emb.count : 1);
     ok(avg <= 13.0, "%.2f bytes per embedding-like value with the comma (limit 13)", avg);
 
+    check_arrays();
     return failed ? 1 : 0;
 }
