@@ -468,7 +468,8 @@ static RC_TARGET_AVX512 RC_ALWAYS_INLINE __m512i vt_get(const uint64_t *t, __m51
  * scratch "0.000000" of fmt_fast, shifted one byte up behind a '-'; its last byte, which that
  * shift drops, is always under the second store), b[i] the low 8 digits, to be stored at offset
  * o[i] (sign + 2 + -k - 8), len[i] the length of the text; the return value has bit i set iff
- * fmt_fast takes lane i (in the fast range and plain). */
+ * fmt_fast takes lane i (in the fast range and plain). Lanes without that bit leave a, b, o and
+ * len unspecified (all of them when it returns 0). */
 static RC_TARGET_AVX512 RC_ALWAYS_INLINE __mmask8 fast8(const float *v, uint64_t *a, uint64_t *b,
                                                         uint64_t *o, uint64_t *len)
 {
@@ -480,6 +481,8 @@ static RC_TARGET_AVX512 RC_ALWAYS_INLINE __mmask8 fast8(const float *v, uint64_t
                          _mm512_set1_epi64(117));
     __mmask8 fast =
         _mm512_cmple_epu64_mask(idx, _mm512_set1_epi64(9)) & _mm512_test_epi64_mask(f, f);
+    if (fast == 0) /* none for fmt_fast (frequent with arbitrary data): skip the rest */
+        return 0;
     const __m512i m = vt_get(vt_m, idx);
     const __m512i nk = vt_get(vt_nk, idx);
 
