@@ -15,7 +15,13 @@
  * product, which are dropped, while for binary32 any non-zero fraction of the exact value reaches
  * above them (the smallest is about 2^-31.7): integer parts and sticky bits are exact. That was
  * checked once against 128-bit approximations with exact integer tests for every (c, q) a float
- * produces, and the output for all 2^32 patterns by bench/float_exhaustive.c. */
+ * produces, and the output for all 2^32 patterns by bench/float_exhaustive.c.
+ *
+ * The array functions, on x86-64 with AVX-512 (F, DQ, BW, CD; asked once at run time), run
+ * fmt_fast for 8 values at a time in 64-bit vector lanes (fast8) and then store each lane's text
+ * with scalar stores; lanes outside the fast path go to fmt_general as in the portable loop. Both
+ * loops give the same bytes for every pattern in every lane and tail position
+ * (bench/float_simd_check.c); the portable loop stays callable for that check. */
 #include "fmt_float.h"
 
 #include <stdint.h>
@@ -414,12 +420,230 @@ static RC_ALWAYS_INLINE size_t fmt_array(char *dst, const float *v, size_t n, in
     return (size_t)(p - dst) - (n != 0); /* without the last comma */
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define RC_FMT_X86 1
+#include <immintrin.h>
+#include <stdatomic.h>
+
+#define RC_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512cd")))
+
+/* fast_tab's fields by index ef - 117, as 16-entry tables for vpermt2q (entries 10..15 unused:
+ * lanes with another exponent are not taken) */
+#define FT16(a, b, c)                                                                              \
+    {                                                                                              \
+        a, a, a, a, b, b, b, c, c, c, 0, 0, 0, 0, 0, 0                                             \
+    }
+static const uint64_t vt_m[16] = {
+    10000000000ull << 0,
+    10000000000ull << 1,
+    10000000000ull << 2,
+    10000000000ull << 3,
+    1000000000ull << 4,
+    1000000000ull << 5,
+    1000000000ull << 6,
+    100000000ull << 7,
+    100000000ull << 8,
+    100000000ull << 9,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+};
+static const uint64_t vt_hmul[16] = FT16(1ull << 24, 1ull << 16, 1ull << 8);
+static const uint64_t vt_nk[16] = FT16(10, 9, 8);
+static const uint64_t vt_lo3[16] = FT16(10000000u, 1000000u, 100000u);
+static const uint64_t vt_span[16] = FT16(190000000u, 199000000u, 99900000u);
+static const uint64_t vt_lo2[16] = FT16(100000000u, 10000000u, 1000000u);
+
+/* vpermt2q of a 16-entry table at idx (low 4 bits) */
+static RC_TARGET_AVX512 RC_ALWAYS_INLINE __m512i vt_get(const uint64_t *t, __m512i idx)
+{
+    return _mm512_permutex2var_epi64(_mm512_loadu_si512(t), idx, _mm512_loadu_si512(t + 8));
+}
+
+/* fmt_fast for the 8 values at v at once, lane by lane the same integers. For each lane i:
+ * a[i] the first 8 bytes of its text (the sign, "0.", the zeros and a 9th leading digit: the
+ * scratch "0.000000" of fmt_fast, shifted one byte up behind a '-'; its last byte, which that
+ * shift drops, is always under the second store), b[i] the low 8 digits, to be stored at offset
+ * o[i] (sign + 2 + -k - 8), len[i] the length of the text; the return value has bit i set iff
+ * fmt_fast takes lane i (in the fast range and plain). Lanes without that bit leave a, b, o and
+ * len unspecified (all of them when it returns 0). */
+static RC_TARGET_AVX512 RC_ALWAYS_INLINE __mmask8 fast8(const float *v, uint64_t *a, uint64_t *b,
+                                                        uint64_t *o, uint64_t *len)
+{
+    const __m512i bits =
+        _mm512_cvtepu32_epi64(_mm256_loadu_si256((const __m256i *)(const void *)v));
+    const __m512i f = _mm512_and_si512(bits, _mm512_set1_epi64(0x7FFFFF));
+    const __m512i idx =
+        _mm512_sub_epi64(_mm512_and_si512(_mm512_srli_epi64(bits, 23), _mm512_set1_epi64(0xFF)),
+                         _mm512_set1_epi64(117));
+    __mmask8 fast =
+        _mm512_cmple_epu64_mask(idx, _mm512_set1_epi64(9)) & _mm512_test_epi64_mask(f, f);
+    if (fast == 0) /* none for fmt_fast (frequent with arbitrary data): skip the rest */
+        return 0;
+    const __m512i m = vt_get(vt_m, idx);
+    const __m512i nk = vt_get(vt_nk, idx);
+
+    const __m512i y = _mm512_mullo_epi64(_mm512_or_si512(f, _mm512_set1_epi64(0x800000)), m);
+    const __m512i h =
+        _mm512_sub_epi64(_mm512_srli_epi64(m, 1), _mm512_and_si512(f, _mm512_set1_epi64(1)));
+    /* d10 = ((y - h - 1) >> 33) / 10 * 10 + 10; the quotient < 2^28, so x / 10 is
+     * x * 0xCCCCCCCD >> 35 */
+    const __m512i lo =
+        _mm512_srli_epi64(_mm512_sub_epi64(_mm512_sub_epi64(y, h), _mm512_set1_epi64(1)), 33);
+    const __m512i q10 = _mm512_srli_epi64(_mm512_mul_epu32(lo, _mm512_set1_epi64(0xCCCCCCCD)), 35);
+    const __m512i d10 =
+        _mm512_mul_epu32(_mm512_add_epi64(q10, _mm512_set1_epi64(1)), _mm512_set1_epi64(10));
+    const __m512i s = _mm512_srli_epi64(y, 33);
+    const __m512i dn =
+        _mm512_srli_epi64(_mm512_add_epi64(_mm512_add_epi64(y, _mm512_set1_epi64(0xFFFFFFFF)),
+                                           _mm512_and_si512(s, _mm512_set1_epi64(1))),
+                          33);
+    const __mmask8 use10 =
+        _mm512_cmple_epu64_mask(d10, _mm512_srli_epi64(_mm512_add_epi64(y, h), 33));
+    const __m512i d = _mm512_mask_blend_epi64(use10, dn, d10);
+
+    /* digits8_le of d below 10^8, with 32- and 16-bit lane operations in place of its 64-bit
+     * multiplies (the same quotients: x / 10^4 for x < 2^32 is x * 0xD1B71759 >> 45, x / 100 for
+     * x < 10^4 is x * 5243 >> 19, x / 10 for x < 100 is x * 103 >> 10) */
+    const __m512i e8 = _mm512_set1_epi64(100000000);
+    const __mmask8 hi = _mm512_cmpge_epu64_mask(d, e8);
+    const __m512i x = _mm512_mask_sub_epi64(d, hi, d, e8);
+    const __m512i q4 = _mm512_srli_epi64(_mm512_mul_epu32(x, _mm512_set1_epi64(0xD1B71759)), 45);
+    __m512i r = _mm512_or_si512(_mm512_sub_epi64(x, _mm512_mul_epu32(q4, _mm512_set1_epi64(10000))),
+                                _mm512_slli_epi64(q4, 32));
+    const __m512i q2 = _mm512_srli_epi16(_mm512_mulhi_epu16(r, _mm512_set1_epi32(5243)), 3);
+    r = _mm512_or_si512(_mm512_sub_epi16(r, _mm512_mullo_epi16(q2, _mm512_set1_epi32(100))),
+                        _mm512_slli_epi32(q2, 16));
+    const __m512i q1 = _mm512_srli_epi16(_mm512_mullo_epi16(r, _mm512_set1_epi16(103)), 10);
+    r = _mm512_or_si512(_mm512_sub_epi16(r, _mm512_mullo_epi16(q1, _mm512_set1_epi16(10))),
+                        _mm512_slli_epi16(q1, 8));
+
+    const __m512i rev = _mm512_set4_epi32(0x08090A0B, 0x0C0D0E0F, 0x00010203, 0x04050607);
+    const __m512i u = _mm512_shuffle_epi8(r, rev); /* bswap64 in each lane */
+    /* trailing zero digits of r = leading zero bytes of u (8 when r == 0, as in fmt_fast) */
+    const __m512i last = _mm512_sub_epi64(nk, _mm512_srli_epi64(_mm512_lzcnt_epi64(u), 3));
+    const __mmask8 plain =
+        _mm512_cmplt_epu64_mask(_mm512_sub_epi64(d, vt_get(vt_lo3, idx)), vt_get(vt_span, idx)) &
+        (_mm512_cmpge_epu64_mask(d, vt_get(vt_lo2, idx)) |
+         _mm512_cmpgt_epu64_mask(last, _mm512_set1_epi64(3)));
+
+    const __mmask8 neg = _mm512_test_epi64_mask(bits, _mm512_set1_epi64(0x80000000));
+    const __m512i sg = _mm512_srli_epi64(bits, 31);
+    __m512i head =
+        _mm512_mask_add_epi64(_mm512_set1_epi64(0x3030303030302E30), hi,
+                              _mm512_set1_epi64(0x3030303030302E30), vt_get(vt_hmul, idx));
+    head = _mm512_mask_or_epi64(head, neg, _mm512_slli_epi64(head, 8), _mm512_set1_epi64('-'));
+    _mm512_storeu_si512(a, head);
+    _mm512_storeu_si512(b, _mm512_add_epi64(u, _mm512_set1_epi64((long long)ASCII0)));
+    _mm512_storeu_si512(o, _mm512_add_epi64(sg, _mm512_sub_epi64(nk, _mm512_set1_epi64(6))));
+    _mm512_storeu_si512(len, _mm512_add_epi64(sg, _mm512_add_epi64(last, _mm512_set1_epi64(2))));
+    return fast & plain;
+}
+
+/* fmt_array with fast8 for each run of 8 values. */
+static RC_TARGET_AVX512 RC_ALWAYS_INLINE size_t fmt_array_avx512(char *dst, const float *v,
+                                                                 size_t n, int check, size_t *bad)
+{
+    char *p = dst;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t a[8], b[8], o[8], len[8];
+        unsigned ok = fast8(v + i, a, b, o, len);
+        if (RC_LIKELY(ok == 0xFF)) {
+            for (int j = 0; j < 8; j++) {
+                store8(p, a[j]);
+                store8(p + o[j], b[j]);
+                p[len[j]] = ',';
+                p += len[j] + 1;
+            }
+            continue;
+        }
+        for (int j = 0; j < 8; j++) {
+            size_t l;
+            if (ok >> j & 1) {
+                store8(p, a[j]);
+                store8(p + o[j], b[j]);
+                l = len[j];
+            } else {
+                uint32_t bits;
+                memcpy(&bits, &v[i + j], sizeof bits);
+                if (check && (bits & 0x7F800000u) == 0x7F800000u) {
+                    *bad = i + j;
+                    return SIZE_MAX;
+                }
+                l = fmt_general(p, v[i + j]);
+            }
+            p[l] = ',';
+            p += l + 1;
+        }
+    }
+    for (; i < n; i++) { /* the last n % 8, as fmt_array */
+        uint32_t bits;
+        memcpy(&bits, &v[i], sizeof bits);
+        size_t len = fmt_fast(p, bits);
+        if (!RC_LIKELY(len != 0)) {
+            if (check && (bits & 0x7F800000u) == 0x7F800000u) {
+                *bad = i;
+                return SIZE_MAX;
+            }
+            len = fmt_general(p, v[i]);
+        }
+        p[len] = ',';
+        p += len + 1;
+    }
+    return (size_t)(p - dst) - (n != 0);
+}
+
+static RC_TARGET_AVX512 RC_NOINLINE size_t array_avx512(char *dst, const float *v, size_t n)
+{
+    return fmt_array_avx512(dst, v, n, 0, NULL);
+}
+
+static RC_TARGET_AVX512 RC_NOINLINE size_t array_checked_avx512(char *dst, const float *v, size_t n,
+                                                                size_t *bad)
+{
+    return fmt_array_avx512(dst, v, n, 1, bad);
+}
+
+/* 1: use the AVX-512 loop, 0: not, -1: not asked yet (the answer is the same for every thread,
+ * so racing first calls only ask twice) */
+static atomic_int use_avx512 = -1;
+
+static int have_avx512(void)
+{
+    int u = atomic_load_explicit(&use_avx512, memory_order_relaxed);
+    if (u < 0) {
+        __builtin_cpu_init();
+        u = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512cd");
+        atomic_store_explicit(&use_avx512, u, memory_order_relaxed);
+    }
+    return u;
+}
+#endif
+
 size_t rc_fmt_f32_array(char *dst, const float *v, size_t n)
 {
+#if defined(RC_FMT_X86)
+    if (n >= 8 && have_avx512())
+        return array_avx512(dst, v, n);
+#endif
     return fmt_array(dst, v, n, 0, NULL);
 }
 
 size_t rc_fmt_f32_array_checked(char *dst, const float *v, size_t n, size_t *bad)
 {
+#if defined(RC_FMT_X86)
+    if (n >= 8 && have_avx512())
+        return array_checked_avx512(dst, v, n, bad);
+#endif
     return fmt_array(dst, v, n, 1, bad);
+}
+
+size_t rc_fmt_f32_array_portable(char *dst, const float *v, size_t n, size_t *bad)
+{
+    return fmt_array(dst, v, n, bad != NULL, bad);
 }

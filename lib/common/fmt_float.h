@@ -23,10 +23,10 @@ size_t rc_fmt_f32(char *dst, float v);
 
 /* Writes the n values of v as rc_fmt_f32() would, separated by single commas ("a,b,c": no
  * brackets, no trailing comma, no NUL), and returns the total length (0 for n == 0). The same
- * text as calling rc_fmt_f32() in a loop, but without a call per element, so the compiler can
- * schedule neighbouring elements together. dst must have room for n * RC_FMT_F32_MAX bytes (each
- * element takes at most 15 bytes of text plus its comma; bytes after the returned length, up to
- * that bound, are unspecified afterwards).
+ * text as calling rc_fmt_f32() in a loop, but without a call per element (and 8 elements at a
+ * time with AVX-512 where the CPU has it, at run time). dst must have room for n * RC_FMT_F32_MAX
+ * bytes (each element takes at most 15 bytes of text plus its comma; bytes after the returned
+ * length, up to that bound, are unspecified afterwards).
  *
  * Precondition: every v[i] is finite. */
 size_t rc_fmt_f32_array(char *dst, const float *v, size_t n);
@@ -35,5 +35,10 @@ size_t rc_fmt_f32_array(char *dst, const float *v, size_t n);
  * separate pass): at the first such v[i], stops, sets *bad = i and returns SIZE_MAX (dst then
  * holds unspecified bytes, within the same n * RC_FMT_F32_MAX bound). */
 size_t rc_fmt_f32_array_checked(char *dst, const float *v, size_t n, size_t *bad);
+
+/* The two functions above always with their portable scalar loop, even where a SIMD one is
+ * available and taken (on x86-64 with AVX-512): rc_fmt_f32_array() when bad is NULL, else
+ * rc_fmt_f32_array_checked(). The same output; for tests and benchmarks that compare the two. */
+size_t rc_fmt_f32_array_portable(char *dst, const float *v, size_t n, size_t *bad);
 
 #endif
