@@ -66,7 +66,8 @@ float ls_score(ls_distance d, const float *restrict q, const float *restrict v, 
     }
 }
 
-void ls_cosine_preprocess(float *v, size_t n)
+/* The float squared norm of v; *keep = 1 when cosine_preprocess leaves v as it is. */
+static float sq_norm(const float *v, size_t n, int *keep)
 {
     /* segment/src/spaces/simple.rs cosine_preprocess. The products of two floats are exact in
      * double, so summing them in double and rounding once gives the float squared norm the test
@@ -75,7 +76,22 @@ void ls_cosine_preprocess(float *v, size_t n)
     for (size_t i = 0; i < n; i++)
         acc += (double)v[i] * (double)v[i];
     float len = (float)acc;
-    if ((double)len < 1.1920929e-07 || fabs((double)len - 1.0) <= 1.0e-6)
+    *keep = (double)len < 1.1920929e-07 || fabs((double)len - 1.0) <= 1.0e-6;
+    return len;
+}
+
+int ls_cosine_unchanged(const float *v, size_t n)
+{
+    int keep;
+    sq_norm(v, n, &keep);
+    return keep;
+}
+
+void ls_cosine_preprocess(float *v, size_t n)
+{
+    int keep;
+    float len = sq_norm(v, n, &keep);
+    if (keep)
         return;
     len = sqrtf(len);
     for (size_t i = 0; i < n; i++)

@@ -261,6 +261,8 @@ float ls_score(ls_distance d, const float *restrict q, const float *restrict v, 
 /* Qdrant's cosine_preprocess: in place; unchanged when the squared norm (f32) is below f32
  * epsilon or within 1e-6 of 1. */
 void ls_cosine_preprocess(float *v, size_t n);
+/* 1 when ls_cosine_preprocess would leave v unchanged (already unit length, or zero). */
+int ls_cosine_unchanged(const float *v, size_t n);
 
 /* 1 when text[0..len) is a JSON object that json-c (strict, UTF-8 validated) parses and prints
  * back byte for byte (plain, no slash escapes) with only integer numbers; 0 when not sure. */

@@ -1546,7 +1546,8 @@ static int json_finite(json_object *o, int depth)
 }
 
 typedef struct prepared {
-    char *text;
+    char *text;       /* owned: json-c's text, or NULL when the caller's text is kept as is */
+    const char *bind; /* what is stored: text, or the caller's text (valid during the call) */
     json_object *obj;
 } prepared;
 
@@ -1577,12 +1578,9 @@ int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, c
     for (size_t i = 0; i < n; i++) {
         const char *t = payloads ? payloads[i] : NULL;
         if (t && ls_json_canonical_object(t, strlen(t))) {
-            /* already what json-c would store: kept as given, parsed only when a filter or a
-             * reader needs it */
-            if (!(pp[i].text = strdup(t))) {
-                r = nomem(s);
-                goto done;
-            }
+            /* already what json-c would store: kept as given (copied only into a loaded
+             * collection), parsed only when a filter or a reader needs it */
+            pp[i].bind = t;
             continue;
         }
         if (!t) {
@@ -1602,7 +1600,7 @@ int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, c
             pp[i].obj ? json_object_to_json_string_ext(
                             pp[i].obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
                       : NULL;
-        if (!txt || !(pp[i].text = strdup(txt))) {
+        if (!txt || !(pp[i].bind = pp[i].text = strdup(txt))) {
             r = nomem(s);
             goto done;
         }
@@ -1620,14 +1618,17 @@ int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, c
         goto out;
     }
     const float *src = vectors;
-    if (c->dist == LS_COSINE && n) {
+    size_t first = 0; /* the first vector cosine preprocessing changes (n: none) */
+    while (c->dist == LS_COSINE && first < n && ls_cosine_unchanged(vectors + first * dim, dim))
+        first++;
+    if (c->dist == LS_COSINE && first < n) {
         vecs = malloc(n * dim * sizeof *vecs);
         if (!vecs) {
             r = nomem(s);
             goto out;
         }
         memcpy(vecs, vectors, n * dim * sizeof *vecs);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = first; i < n; i++)
             ls_cosine_preprocess(vecs + i * dim, dim);
         src = vecs;
     }
@@ -1650,7 +1651,7 @@ int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, c
         sqlite3_bind_blob(st, 1, key, (int)klen, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, seq);
         sqlite3_bind_blob(st, 3, src + i * dim, (int)(dim * sizeof(float)), SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, pp[i].text, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, pp[i].bind, -1, SQLITE_STATIC);
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) {
@@ -1668,7 +1669,8 @@ int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, c
     c->seq = seq;
     if (was_loaded) {
         for (size_t i = 0; i < n; i++) {
-            if (cache_put(c, &ids[i], src + i * dim, pp[i].text, pp[i].obj)) {
+            if ((!pp[i].text && !(pp[i].text = strdup(pp[i].bind))) ||
+                cache_put(c, &ids[i], src + i * dim, pp[i].text, pp[i].obj)) {
                 cache_drop(c); /* reloaded on next use */
                 break;
             }
