@@ -203,11 +203,7 @@ static void make_bodies(void)
         w += sprintf(w, "{\"points\":[");
         for (size_t i = lo; i < hi; i++) {
             w += sprintf(w, "%s{\"id\":%zu,\"vector\":[", i > lo ? "," : "", i);
-            for (size_t k = 0; k < dim; k++) {
-                if (k)
-                    *w++ = ',';
-                w += rc_fmt_f32(w, vectors[i * dim + k]);
-            }
+            w += rc_fmt_f32_array(w, vectors + i * dim, dim); /* as libqdrantc writes vectors */
             w += sprintf(w, "],\"payload\":%s}", payloads[i]);
         }
         w += sprintf(w, "]}");
