@@ -246,6 +246,23 @@ QDRANT_API void qdrant_collection_info_free(qdrant_collection_info *info)
 
 /* ---- name lists ---- */
 
+/* GETs url and finds the array at result.<key>; *root (to put) holds it. */
+static int get_array(qdrant_client *c, const char *url, const char *key, json_object **root,
+                     json_object **arr)
+{
+    if (!url)
+        return qd_nomem(c);
+    json_object *res;
+    int rc = qd_call_result(c, "GET", url, NULL, 0, QD_IDEMPOTENT, root, &res);
+    if (rc)
+        return rc;
+    if (!json_object_object_get_ex(res, key, arr) || !json_object_is_type(*arr, json_type_array)) {
+        json_object_put(*root);
+        return qd_set_err(c, QDRANT_EPROTOCOL, "%s reply has no \"%s\" array", key, key);
+    }
+    return QDRANT_OK;
+}
+
 QDRANT_API int qdrant_collections_list(qdrant_name_list **out, qdrant_client *c)
 {
     if (!out || !c)
@@ -253,18 +270,10 @@ QDRANT_API int qdrant_collections_list(qdrant_name_list **out, qdrant_client *c)
     qd_reset_err(c);
     if (c->local_dir)
         return ql_collections_list(out, c);
-    const char *url = qd_url(c, NULL, "/collections", NULL, NULL);
-    if (!url)
-        return qd_nomem(c);
-    json_object *root, *res, *arr;
-    int rc = qd_call_result(c, "GET", url, NULL, 0, QD_IDEMPOTENT, &root, &res);
+    json_object *root, *arr;
+    int rc = get_array(c, qd_url(c, NULL, "/collections", NULL, NULL), "collections", &root, &arr);
     if (rc)
         return rc;
-    if (!json_object_object_get_ex(res, "collections", &arr) ||
-        !json_object_is_type(arr, json_type_array)) {
-        json_object_put(root);
-        return qd_set_err(c, QDRANT_EPROTOCOL, "collections reply has no \"collections\" array");
-    }
     size_t n = json_object_array_length(arr);
     qdrant_name_list *l = calloc(1, sizeof *l);
     if (!l) {
@@ -467,17 +476,10 @@ QDRANT_API void qdrant_alias_list_free(qdrant_alias_list *l)
 
 static int alias_list_get(qdrant_alias_list **out, qdrant_client *c, const char *url)
 {
-    if (!url)
-        return qd_nomem(c);
-    json_object *root, *res, *arr;
-    int rc = qd_call_result(c, "GET", url, NULL, 0, QD_IDEMPOTENT, &root, &res);
+    json_object *root, *arr;
+    int rc = get_array(c, url, "aliases", &root, &arr);
     if (rc)
         return rc;
-    if (!json_object_object_get_ex(res, "aliases", &arr) ||
-        !json_object_is_type(arr, json_type_array)) {
-        json_object_put(root);
-        return qd_set_err(c, QDRANT_EPROTOCOL, "aliases reply has no \"aliases\" array");
-    }
     size_t n = json_object_array_length(arr);
     qdrant_alias_list *l = calloc(1, sizeof *l);
     if (l && n) {
