@@ -1,4 +1,5 @@
 #include "buf.h"
+#include "swar.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,22 +199,6 @@ static size_t utf8_seq(const unsigned char *s, size_t avail)
     return 0;
 }
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-static inline uint64_t load8(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-/* Non-zero when some byte of v is below n (1 <= n <= 128; n = 1: some byte is zero). */
-static inline uint64_t has_less(uint64_t v, unsigned n)
-{
-    return (v - ONES * n) & ~v & HIGHS;
-}
-
 int rc_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -221,7 +206,7 @@ int rc_utf8_valid(const char *s, size_t len)
     while (i < len) {
         if (p[i] < 0x80) {
             /* ASCII runs eight bytes at a time. */
-            while (len - i >= 8 && !(load8(p + i) & HIGHS))
+            while (len - i >= 8 && !(rc_load8(p + i) & RC_HIGHS))
                 i += 8;
             while (i < len && p[i] < 0x80)
                 i++;
@@ -250,9 +235,8 @@ int rc_buf_json_str(rc_buf *b, const char *s, size_t len)
         /* Eight bytes at a time while none needs escaping or checking: no control character,
          * '"', '\\' or byte >= 0x80 (the output has room: at least 6 bytes per input byte). */
         while (len - i >= 8) {
-            uint64_t v = load8(p + i);
-            uint64_t m = has_less(v, 0x20) | has_less(v ^ (ONES * '"'), 1) |
-                         has_less(v ^ (ONES * '\\'), 1) | (v & HIGHS);
+            uint64_t v = rc_load8(p + i);
+            uint64_t m = rc_json_special(v) | (v & RC_HIGHS);
             memcpy(o, p + i, 8);
             if (m) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

@@ -11,8 +11,9 @@
  * answer against json-c on crafted and random inputs. */
 #include "lstore.h"
 
-#include <stdint.h>
 #include <string.h>
+
+#include "swar.h"
 
 #define MAX_DEPTH 16
 #define MAX_KEYS 32
@@ -31,11 +32,8 @@ static int str(cur *c, const unsigned char **k, size_t *klen)
     while (p < end) {
         /* eight plain bytes at a time: none below 0x20, none above 0x7f, no quote, no backslash */
         while (end - p >= 8) {
-            uint64_t w;
-            memcpy(&w, p, 8);
-            const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-            if (((w - ones * 0x20) | w | ((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+            uint64_t w = rc_load8(p);
+            if (rc_json_special(w) | (w & RC_HIGHS))
                 break;
             p += 8;
         }

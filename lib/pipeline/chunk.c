@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "swar.h"
 
 static inline size_t cp_len(unsigned char c)
 {
@@ -28,22 +29,13 @@ static inline int is_punct(unsigned char c)
     return c == '.' || c == '!' || c == '?';
 }
 
-#define HIGHS 0x8080808080808080ULL /* the top bit of each byte */
-
-static inline uint64_t load8(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* Advances (*b, *c) by code points until *c reaches target or *b reaches len (ASCII runs eight
  * bytes at a time; text is valid UTF-8). */
 static inline void advance(const unsigned char *t, size_t len, size_t *b, size_t *c, size_t target)
 {
     size_t i = *b, n = *c;
     while (n < target && i < len) {
-        if (target - n >= 8 && len - i >= 8 && !(load8(t + i) & HIGHS)) {
+        if (target - n >= 8 && len - i >= 8 && !(rc_load8(t + i) & RC_HIGHS)) {
             i += 8;
             n += 8;
             continue;
@@ -60,8 +52,8 @@ static inline size_t cp_count(const unsigned char *t, size_t from, size_t to)
 {
     size_t n = 0, k = from;
     for (; to - k >= 8; k += 8) {
-        uint64_t v = load8(t + k);
-        n += 8 - (size_t)__builtin_popcountll(v & ~(v << 1) & HIGHS);
+        uint64_t v = rc_load8(t + k);
+        n += 8 - (size_t)__builtin_popcountll(v & ~(v << 1) & RC_HIGHS);
     }
     for (; k < to; k++)
         n += !is_cont(t[k]);
@@ -74,10 +66,10 @@ static inline int all_ascii(const unsigned char *t, size_t from, size_t to)
     size_t k = from;
     uint64_t acc = 0;
     for (; to - k >= 8; k += 8)
-        acc |= load8(t + k);
+        acc |= rc_load8(t + k);
     for (; k < to; k++)
         acc |= t[k];
-    return !(acc & HIGHS);
+    return !(acc & RC_HIGHS);
 }
 
 /* 1 when the newline at t[j] ends a blank line: the characters since the previous newline, which

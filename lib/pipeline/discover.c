@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "swar.h"
+
 #define SNIFF_BYTES 8192
 #define DEFAULT_MAX_FILE (64ull << 20)
 #define MAX_ID 1024
@@ -60,15 +62,6 @@ static size_t utf8_seq(const unsigned char *p, size_t n, size_t *bad)
     return 0;
 }
 
-#define HIGHS 0x8080808080808080ULL /* the top bit of each byte */
-
-static inline uint64_t load8(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 static int utf8_ok(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -76,7 +69,7 @@ static int utf8_ok(const char *s, size_t len)
     while (i < len) {
         if (p[i] < 0x80) {
             /* ASCII runs eight bytes at a time */
-            while (len - i >= 8 && !(load8(p + i) & HIGHS))
+            while (len - i >= 8 && !(rc_load8(p + i) & RC_HIGHS))
                 i += 8;
             while (i < len && p[i] < 0x80)
                 i++;

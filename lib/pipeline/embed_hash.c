@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "swar.h"
+
 const char *rp_embedder_name(const rp_embedder *e)
 {
     return e && e->vt ? e->vt->name(e) : NULL;
@@ -226,8 +228,7 @@ static size_t fold_text(const hash_emb *h, const unsigned char *p, size_t len)
         prev = c_;                                                                                 \
     } while (0)
     while (p < e) {
-        uint64_t w8;
-        if (e - p >= 8 && (memcpy(&w8, p, 8), !(w8 & 0x8080808080808080ULL))) {
+        if (e - p >= 8 && !(rc_load8(p) & RC_HIGHS)) {
             FOLD1(p[0]);
             FOLD1(p[1]);
             FOLD1(p[2]);

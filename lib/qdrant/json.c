@@ -3,8 +3,9 @@
  * and other extensions even in strict mode, so it is not used for this. */
 #include "internal.h"
 
-#include <stdint.h>
 #include <string.h>
+
+#include "swar.h"
 
 typedef struct jv {
     const char *p, *end;
@@ -64,11 +65,7 @@ static int string(jv *v)
     while (v->p < v->end) {
         /* eight plain bytes at a time: none below 0x20, no quote, no backslash */
         while (v->end - v->p >= 8) {
-            uint64_t w;
-            memcpy(&w, v->p, 8);
-            const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-            if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+            if (rc_json_special(rc_load8(v->p)))
                 break;
             v->p += 8;
         }
