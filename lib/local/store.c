@@ -2041,17 +2041,19 @@ int ls_count(uint64_t *out, ls_store *s, const char *collection, const char *fil
     return r;
 }
 
-/* Top-k selection: a binary heap whose root is the worst kept result. */
+/* Top-k selection: a binary heap whose root is the worst kept result. Entries carry the id
+ * (scan mode has no slot to look it up by) and the slot (in-memory mode reads the point back). */
 typedef struct hent {
     float score;
     uint32_t slot;
+    ls_id id;
 } hent;
 
 typedef struct topk {
     hent *h;
-    size_t n, k;
-    int larger; /* 1: larger scores are better */
-    const ls_id *ids;
+    size_t n, k, cap; /* cap: entries allocated, grown up to k as results come in */
+    int larger;       /* 1: larger scores are better */
+    int oom;          /* growing the heap failed */
 } topk;
 
 /* 1 when a ranks before b: the better score, then the smaller id. */
@@ -2059,7 +2061,7 @@ static int better(const topk *t, const hent *a, const hent *b)
 {
     if (a->score != b->score)
         return t->larger ? a->score > b->score : a->score < b->score;
-    return ls_id_cmp(&t->ids[a->slot], &t->ids[b->slot]) < 0;
+    return ls_id_cmp(&a->id, &b->id) < 0;
 }
 
 static void sift_down(topk *t, size_t i)
@@ -2079,10 +2081,29 @@ static void sift_down(topk *t, size_t i)
     }
 }
 
-static void topk_push(topk *t, float score, uint32_t slot)
+static void topk_push(topk *t, float score, uint32_t slot, const ls_id *id)
 {
-    hent e = {score, slot};
+    if (t->n == t->k) { /* full: most candidates lose to the root, decided without a copy */
+        if (!t->k)
+            return;
+        const hent *root = &t->h[0];
+        if (score != root->score ? !(t->larger ? score > root->score : score < root->score)
+                                 : ls_id_cmp(id, &root->id) >= 0)
+            return;
+    }
+    hent e = {score, slot, *id};
     if (t->n < t->k) {
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 64;
+            cap = cap < t->k ? cap : t->k;
+            hent *h = realloc(t->h, cap * sizeof *h);
+            if (!h) {
+                t->oom = 1;
+                return;
+            }
+            t->h = h;
+            t->cap = cap;
+        }
         size_t i = t->n++;
         t->h[i] = e;
         while (i > 0) {
@@ -2096,9 +2117,7 @@ static void topk_push(topk *t, float score, uint32_t slot)
         }
         return;
     }
-    if (!better(t, &e, &t->h[0]))
-        return;
-    t->h[0] = e;
+    t->h[0] = e; /* better than the root (checked above) */
     sift_down(t, 0);
 }
 
@@ -2158,12 +2177,13 @@ static int query_cached(ls_points **out, ls_store *s, lcoll *c, const float *vec
 {
     size_t dim = c->dim;
     float *q = NULL;
-    topk t = {NULL, 0, 0, 0, c->ids};
+    topk t = {NULL, 0, 0, 0, 0, 0};
     ls_points *l = NULL;
     q = query_prepare(c, vector);
     uint64_t want = (uint64_t)p->limit + p->offset;
     t.k = want < c->n ? (size_t)want : c->n;
     t.h = malloc((t.k ? t.k : 1) * sizeof *t.h);
+    t.cap = t.k;
     if (!q || !t.h)
         goto oom;
     ls_distance d = (ls_distance)c->dist;
@@ -2202,7 +2222,7 @@ static int query_cached(ls_points **out, ls_store *s, lcoll *c, const float *vec
                 /* Distance::check_threshold: strict, on the reported score */
                 if (use_thr && !(t.larger ? sc[j] > thr : sc[j] < thr))
                     continue;
-                topk_push(&t, sc[j], sl[j]);
+                topk_push(&t, sc[j], sl[j], &c->ids[sl[j]]);
             }
         }
     }
@@ -2276,78 +2296,6 @@ int ls_query(ls_points **out, ls_store *s, const char *collection, const float *
 }
 
 /* ---- scan mode: reads straight from the database, nothing of a collection kept -------- */
-
-/* A query's best results while scanning: a heap like topk, holding the ids themselves. */
-typedef struct sent {
-    float score;
-    ls_id id;
-} sent;
-
-typedef struct stopk {
-    sent *h;
-    size_t n, k, cap; /* cap: entries allocated, grown up to k as results come in */
-    int larger;
-    int oom;
-} stopk;
-
-static int sbetter(const stopk *t, const sent *a, const sent *b)
-{
-    if (a->score != b->score)
-        return t->larger ? a->score > b->score : a->score < b->score;
-    return ls_id_cmp(&a->id, &b->id) < 0;
-}
-
-static void stopk_push(stopk *t, float score, const ls_id *id)
-{
-    sent e = {score, *id};
-    size_t i;
-    if (t->n < t->k) {
-        if (t->n == t->cap) {
-            size_t cap = t->cap ? t->cap * 2 : 64;
-            sent *h = realloc(t->h, (cap < t->k ? cap : t->k) * sizeof *h);
-            if (!h) {
-                t->oom = 1;
-                return;
-            }
-            t->h = h;
-            t->cap = cap < t->k ? cap : t->k;
-        }
-        i = t->n++;
-        t->h[i] = e;
-        while (i > 0) {
-            size_t parent = (i - 1) / 2;
-            if (!sbetter(t, &t->h[parent], &t->h[i]))
-                break;
-            sent tmp = t->h[i];
-            t->h[i] = t->h[parent];
-            t->h[parent] = tmp;
-            i = parent;
-        }
-        return;
-    }
-    if (!t->k || !sbetter(t, &e, &t->h[0]))
-        return;
-    t->h[0] = e;
-    for (i = 0;;) {
-        size_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < t->n && sbetter(t, &t->h[w], &t->h[l]))
-            w = l;
-        if (r < t->n && sbetter(t, &t->h[w], &t->h[r]))
-            w = r;
-        if (w == i)
-            return;
-        sent tmp = t->h[i];
-        t->h[i] = t->h[w];
-        t->h[w] = tmp;
-        i = w;
-    }
-}
-
-static int sent_cmp(const void *a, const void *b, void *ud)
-{
-    const stopk *t = ud;
-    return sbetter(t, a, b) ? -1 : sbetter(t, b, a) ? 1 : 0;
-}
 
 /* Reads one stored point's vector and payload (when wanted) into the list's next entry. */
 static int scan_add(ls_store *s, lcoll *c, ls_points *l, const ls_id *id, float score, int wp,
@@ -2457,7 +2405,7 @@ typedef struct squery {
     float **q;
     const ls_query_params *p;
     ls_filter *const *f;
-    stopk *t;
+    topk *t;
 } squery;
 
 static int squery_row(void *ud, const ls_id *id, const float *vec, const char *payload,
@@ -2472,7 +2420,7 @@ static int squery_row(void *ud, const ls_id *id, const float *vec, const char *p
         if (p->use_score_threshold &&
             !(x->t[i].larger ? sc > p->score_threshold : sc < p->score_threshold))
             continue;
-        stopk_push(&x->t[i], sc, id);
+        topk_push(&x->t[i], sc, 0, id);
     }
     return 0;
 }
@@ -2487,14 +2435,14 @@ static int scan_query(ls_points **out, ls_store *s, lcoll *c, const float *vecto
                 calloc(n ? n : 1, sizeof(float *)),
                 params,
                 filters,
-                calloc(n ? n : 1, sizeof(stopk))};
+                calloc(n ? n : 1, sizeof(topk))};
     ls_points **l = calloc(n ? n : 1, sizeof *l);
     int r = 0, any_filter = 0;
     if (!x.q || !x.t || !l)
         goto oom;
     for (size_t i = 0; i < n; i++) {
         uint64_t want = (uint64_t)params[i].limit + params[i].offset;
-        x.t[i].k = want < SIZE_MAX / sizeof(sent) ? (size_t)want : SIZE_MAX / sizeof(sent);
+        x.t[i].k = want < SIZE_MAX / sizeof(hent) ? (size_t)want : SIZE_MAX / sizeof(hent);
         x.t[i].larger = c->dist == LS_COSINE || c->dist == LS_DOT;
         any_filter |= filters[i] != NULL;
         if (!(x.q[i] = query_prepare(c, vectors + i * c->dim)))
@@ -2506,8 +2454,8 @@ static int scan_query(ls_points **out, ls_store *s, lcoll *c, const float *vecto
         if (x.t[i].oom)
             goto oom;
     for (size_t i = 0; i < n; i++) {
-        stopk *t = &x.t[i];
-        qsort_r(t->h, t->n, sizeof *t->h, sent_cmp, t);
+        topk *t = &x.t[i];
+        qsort_r(t->h, t->n, sizeof *t->h, hent_cmp, t);
         size_t skip = params[i].offset < t->n ? params[i].offset : t->n;
         if (!(l[i] = points_new(t->n - skip, c->dim)))
             goto oom;
