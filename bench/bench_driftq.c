@@ -38,57 +38,11 @@
 #include <unistd.h>
 
 #include "driftq/driftq.h"
+#include "bench_util.h"
 #include "servers.h"
 
 #define VALUE_LEN 100
 #define MAX_PARTS 256
-
-typedef struct {
-    double cpu_us; /* user+sys of this process */
-    double wall_us;
-} sample;
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static double cpu_us(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-static sample mark(void)
-{
-    sample s = {cpu_us(), now_us()};
-    return s;
-}
-
-static sample since(sample a)
-{
-    sample b = mark();
-    sample d = {b.cpu_us - a.cpu_us, b.wall_us - a.wall_us};
-    return d;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n)
-{
-    double tmp[64];
-    memcpy(tmp, v, (size_t)n * sizeof *v);
-    qsort(tmp, (size_t)n, sizeof *tmp, cmp_double);
-    return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
-}
 
 static double minv(const double *v, int n)
 {
@@ -396,9 +350,9 @@ int main(int argc, char **argv)
         else
             usage();
     }
-    if (reps < 1 || reps > 64 || parts < 1 || parts > MAX_PARTS || n_ops < 1) {
-        fprintf(stderr, "bench_driftq: need 1 <= reps <= 64, 1 <= partitions <= %d, n >= 1\n",
-                MAX_PARTS);
+    if (reps < 1 || reps > BENCH_MAX_REPS || parts < 1 || parts > MAX_PARTS || n_ops < 1) {
+        fprintf(stderr, "bench_driftq: need 1 <= reps <= %d, 1 <= partitions <= %d, n >= 1\n",
+                BENCH_MAX_REPS, MAX_PARTS);
         return 2;
     }
     if ((n_ops + parts - 1) / parts > 100) {

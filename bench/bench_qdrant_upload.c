@@ -43,56 +43,8 @@
 
 #include "qdrant/qdrant.h"
 #include "fmt_float.h"
+#include "bench_util.h"
 #include "servers.h"
-
-#define MAX_REPS 64
-
-typedef struct {
-    double cpu_us; /* user+sys of this process */
-    double wall_us;
-} sample;
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static double cpu_us(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-static sample mark(void)
-{
-    sample s = {cpu_us(), now_us()};
-    return s;
-}
-
-static sample since(sample a)
-{
-    sample b = mark();
-    sample d = {b.cpu_us - a.cpu_us, b.wall_us - a.wall_us};
-    return d;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n)
-{
-    double tmp[MAX_REPS];
-    memcpy(tmp, v, (size_t)n * sizeof *v);
-    qsort(tmp, (size_t)n, sizeof *tmp, cmp_double);
-    return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
-}
 
 static double minv(const double *v, int n)
 {
@@ -441,7 +393,7 @@ static void check_and_drop(qdrant_client *c, const char *coll)
 
 typedef struct {
     const char *name, *key;
-    double cpu[MAX_REPS], wall[MAX_REPS];
+    double cpu[BENCH_MAX_REPS], wall[BENCH_MAX_REPS];
 } row_data;
 
 static double per_point(double us)
@@ -451,7 +403,7 @@ static double per_point(double us)
 
 static void print_row(const row_data *r)
 {
-    double c[MAX_REPS], w[MAX_REPS];
+    double c[BENCH_MAX_REPS], w[BENCH_MAX_REPS];
     for (int i = 0; i < reps; i++) {
         c[i] = per_point(r->cpu[i]);
         w[i] = per_point(r->wall[i]);
@@ -493,11 +445,11 @@ int main(int argc, char **argv)
         else
             usage();
     }
-    if (reps < 1 || reps > MAX_REPS || n_points < 1 || batch < 1 || dim < 1 || dim > 65536) {
+    if (reps < 1 || reps > BENCH_MAX_REPS || n_points < 1 || batch < 1 || dim < 1 || dim > 65536) {
         fprintf(stderr,
                 "bench_qdrant_upload: need 1 <= reps <= %d, n >= 1, batch >= 1, "
                 "1 <= dim <= 65536\n",
-                MAX_REPS);
+                BENCH_MAX_REPS);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
