@@ -20,8 +20,7 @@ struct qdrant_client {
     /* Local mode: the store directory (non-NULL selects local mode) and the store, opened at
      * the first call that needs it (lib/qdrant/local.c). */
     char *local_dir;
-    int local_scan;     /* qdrant_client_options.local_scan */
-    int upload_checked; /* set by the uploader around ql_upsert: points already checked */
+    int local_scan; /* qdrant_client_options.local_scan */
     struct ls_store *local;
     char *base; /* scheme://host:port[/prefix], no trailing '/' */
     int max_retries;
@@ -147,8 +146,9 @@ int ql_alias_update(qdrant_client *c, int op, const char *a, const char *b);
 int ql_aliases_list(qdrant_alias_list **out, qdrant_client *c, const char *collection);
 /* Checks every point as the HTTP path does (ids, finite floats, payloads), then writes them
  * in one transaction. */
+/* checked: 1 when the caller has already checked ids, vectors and payloads (the uploader) */
 int ql_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_point_id *ids,
-              const float *vectors, size_t dim, const char *const *payloads);
+              const float *vectors, size_t dim, const char *const *payloads, int checked);
 int ql_delete(qdrant_client *c, const char *collection, const qdrant_point_id *ids, size_t n);
 int ql_delete_by_filter(qdrant_client *c, const char *collection, const qdrant_filter *f);
 int ql_get(qdrant_point_list **out, qdrant_client *c, const char *collection,

@@ -419,12 +419,10 @@ static int take_points(qdrant_point_list **out, qdrant_client *c, ls_points *lp)
 }
 
 int ql_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_point_id *ids,
-              const float *vectors, size_t dim, const char *const *payloads)
+              const float *vectors, size_t dim, const char *const *payloads, int checked)
 {
     /* The checks (and messages) of the HTTP path's body builder, before anything is written. */
-    for (size_t i = 0; i < n; i++) {
-        if (c->upload_checked)
-            break; /* the uploader checked every point before its first batch */
+    for (size_t i = 0; i < n && !checked; i++) {
         if (!valid_id(&ids[i]))
             return qd_set_err(c, QDRANT_EINVAL, "point %zu: invalid id (kind %d)", i, ids[i].kind);
         const float *v = vectors + i * dim;

@@ -255,11 +255,9 @@ static void run_local(upload *u, const char *collection)
             settle(u, x, B_FAILED, QDRANT_ESTOPPED, "stopped by the progress callback");
             continue;
         }
-        u->c->upload_checked = 1;
         int rc =
             ql_upsert(u->c, collection, x->count, u->ids + x->start, u->vectors + x->start * u->dim,
-                      u->dim, u->payloads ? u->payloads + x->start : NULL);
-        u->c->upload_checked = 0;
+                      u->dim, u->payloads ? u->payloads + x->start : NULL, 1);
         if (rc == QDRANT_ENOMEM)
             u->fatal = 1;
         settle(u, x, rc ? B_FAILED : B_DONE, rc, rc ? u->c->errmsg : NULL);
