@@ -398,24 +398,34 @@ size_t rc_fmt_f32(char *dst, float v)
     return RC_LIKELY(n != 0) ? n : fmt_general(dst, v);
 }
 
+/* One element of an array at p, followed by a comma (written over the element's scratch
+ * bytes, before the next one): the bytes written, or 0 for a NaN or infinity when check. */
+static RC_ALWAYS_INLINE size_t fmt_elem(char *p, float v, int check)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    size_t len = fmt_fast(p, bits);
+    if (!RC_LIKELY(len != 0)) {
+        if (check && (bits & 0x7F800000u) == 0x7F800000u)
+            return 0;
+        len = fmt_general(p, v);
+    }
+    p[len] = ',';
+    return len + 1;
+}
+
 /* The loop of both array functions; check: stop at the first NaN or infinity. */
 static RC_ALWAYS_INLINE size_t fmt_array(char *dst, const float *v, size_t n, int check,
                                          size_t *bad)
 {
     char *p = dst;
     for (size_t i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, &v[i], sizeof bits);
-        size_t len = fmt_fast(p, bits);
-        if (!RC_LIKELY(len != 0)) {
-            if (check && (bits & 0x7F800000u) == 0x7F800000u) {
-                *bad = i;
-                return SIZE_MAX;
-            }
-            len = fmt_general(p, v[i]);
+        size_t len = fmt_elem(p, v[i], check);
+        if (!len) {
+            *bad = i;
+            return SIZE_MAX;
         }
-        p[len] = ','; /* over the scratch bytes of this element, before the next one */
-        p += len + 1;
+        p += len;
     }
     return (size_t)(p - dst) - (n != 0); /* without the last comma */
 }
@@ -581,18 +591,12 @@ static RC_TARGET_AVX512 RC_ALWAYS_INLINE size_t fmt_array_avx512(char *dst, cons
         }
     }
     for (; i < n; i++) { /* the last n % 8, as fmt_array */
-        uint32_t bits;
-        memcpy(&bits, &v[i], sizeof bits);
-        size_t len = fmt_fast(p, bits);
-        if (!RC_LIKELY(len != 0)) {
-            if (check && (bits & 0x7F800000u) == 0x7F800000u) {
-                *bad = i;
-                return SIZE_MAX;
-            }
-            len = fmt_general(p, v[i]);
+        size_t len = fmt_elem(p, v[i], check);
+        if (!len) {
+            *bad = i;
+            return SIZE_MAX;
         }
-        p[len] = ',';
-        p += len + 1;
+        p += len;
     }
     return (size_t)(p - dst) - (n != 0);
 }
