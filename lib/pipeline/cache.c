@@ -18,6 +18,8 @@
  * records (a batch stored together is read back together). */
 #include "internal.h"
 
+#include "check64.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -74,49 +76,6 @@ static int c_fail(rp_cache *c, int code, const char *fmt, ...)
 static size_t rec_size(size_t dim)
 {
     return 16 + dim * sizeof(float) + 8;
-}
-
-#define P1 0x9e3779b185ebca87ULL
-#define P2 0xc2b2ae3d27d4eb4fULL
-#define P3 0x165667b19e3779f9ULL
-
-static inline uint64_t rotl(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
-
-static inline uint64_t lane(uint64_t acc, uint64_t w)
-{
-    return rotl(acc + w * P2, 31) * P1;
-}
-
-/* A 64-bit check of len bytes: four independent multiply-rotate lanes over 8-byte words (the
- * round of xxHash64), folded with the length. Several times faster than rp_hash128 (whose
- * rounds depend on each other) and as good at catching torn, zeroed or stray bytes. */
-static uint64_t check64(const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    uint64_t a = P1 + P2, b = P2, c = 0, d = (uint64_t)0 - P1, w[4];
-    size_t i = 0;
-    for (; i + 32 <= len; i += 32) {
-        memcpy(w, p + i, 32);
-        a = lane(a, w[0]);
-        b = lane(b, w[1]);
-        c = lane(c, w[2]);
-        d = lane(d, w[3]);
-    }
-    uint64_t h = rotl(a, 1) + rotl(b, 7) + rotl(c, 12) + rotl(d, 18) + len;
-    for (; i + 8 <= len; i += 8) {
-        memcpy(w, p + i, 8);
-        h = rotl(h ^ lane(0, w[0]), 27) * P1 + P3;
-    }
-    for (; i < len; i++)
-        h = rotl(h ^ (p[i] * P3), 11) * P1;
-    h ^= h >> 33;
-    h *= P2;
-    h ^= h >> 29;
-    h *= P3;
-    return h ^ (h >> 32);
 }
 
 static void key_of(uint64_t k[2], const char *text_hash)
@@ -229,7 +188,7 @@ static void header_make(unsigned char h[HDR_SIZE], const char *name, const char 
     memcpy(h + 24, &ml, 4);
     memcpy(h + 32, name, nl);
     memcpy(h + 32 + nl, model, ml);
-    uint64_t chk = check64(h, HDR_SIZE - 8);
+    uint64_t chk = rc_check64(h, HDR_SIZE - 8, 0);
     memcpy(h + HDR_SIZE - 8, &chk, 8);
 }
 
@@ -343,7 +302,7 @@ static int space_refresh(rp_cache *c, space *sp)
             uint64_t k[2], chk;
             memcpy(k, r, 16);
             memcpy(&chk, r + sp->rec - 8, 8);
-            if ((k[0] || k[1]) && check64(r, sp->rec - 8) == chk &&
+            if ((k[0] || k[1]) && rc_check64(r, sp->rec - 8, 0) == chk &&
                 index_put(sp, k[0], k[1], sp->scanned + i * sp->rec))
                 return c_fail(c, RP_ENOMEM, "out of memory");
         }
@@ -484,7 +443,7 @@ static int read_hits(rp_cache *c, space *sp, float *out, int *found, const uint6
             const unsigned char *r = c->buf + (m - i) * sp->rec;
             uint64_t chk;
             if ((size_t)got < (m - i + 1) * sp->rec ||
-                (memcpy(&chk, r + sp->rec - 8, 8), check64(r, sp->rec - 8) != chk) ||
+                (memcpy(&chk, r + sp->rec - 8, 8), rc_check64(r, sp->rec - 8, 0) != chk) ||
                 memcmp(r, k[m], 16) != 0) {
                 ent *f = find(sp, k[m][0], k[m][1]);
                 if (f)
@@ -528,7 +487,7 @@ static int append(rp_cache *c, space *sp, const uint64_t (*k)[2], const float *v
         unsigned char *r = c->buf + i * sp->rec;
         memcpy(r, k[i], 16);
         memcpy(r + 16, v + i * sp->dim, sp->dim * sizeof(float));
-        uint64_t chk = check64(r, sp->rec - 8);
+        uint64_t chk = rc_check64(r, sp->rec - 8, 0);
         memcpy(r + sp->rec - 8, &chk, 8);
     }
     if (lock_fd(sp->fd, LOCK_EX))
