@@ -1,7 +1,9 @@
 /* Local mode engine: a Qdrant-compatible point store in a directory, no server (internal).
  *
- * A store is a directory holding a marker file (LS_MARKER_NAME) and one SQLite database in WAL
- * mode (store.db). Every write is one SQLite transaction: a crash or kill -9 at any moment leaves
+ * A store is a directory holding a marker file (LS_MARKER_NAME), one SQLite database in WAL
+ * mode (store.db) and, for collections that received batches of 256 points or more, a vector
+ * segment file each (the vectors of those batches, written once; the database names their
+ * records). Every write is one SQLite transaction: a crash or kill -9 at any moment leaves
  * the store as of the last acknowledged call. Several processes may use one store at once:
  * writers serialise on SQLite's write lock (waiting up to busy_timeout_ms), readers never block
  * and see another process's committed writes on their next call.

@@ -1,13 +1,18 @@
-/* Local mode: the store (SQLite WAL database + in-memory vector cache) and its operations.
+/* Local mode: the store (SQLite WAL database + vector segments + in-memory vector cache) and its
+ * operations.
  *
  * On disk (store.db, WAL mode):
  *   meta(key, value)                         format version, float byte order, next cid
  *   collections(name, cid, dim, distance, seq, epoch, ntomb)
  *   aliases(alias, collection)
  *   p<cid>(rid, pkey UNIQUE, seq, vec, payload)  one table per collection; pkey is the id as a
- *                                            blob whose byte order is Qdrant's id order
+ *                                            blob whose byte order is Qdrant's id order; vec the
+ *                                            floats (a blob) or a segment record number
  *   t<cid>(pkey PRIMARY KEY, seq)            tombstones: ids deleted at change number seq
- * cid is never reused, so a collection deleted and created again is a different table.
+ *   segs(cid, gen, next, dead)               the vector segment of a collection, if it has one
+ * and v<cid>-<gen>.seg beside it (see "vector segments"). cid is never reused, so a collection
+ * deleted and created again is a different table. Format 1: no segment yet (what libraries
+ * before segments read); 2: segments in use.
  *
  * Change tracking: every write to a collection is one transaction that raises its seq by one
  * and stamps the rows it writes (points) or deletes (tombstones) with the new seq. A reader whose
@@ -20,6 +25,8 @@
  * cache refresh and the answer come from one consistent snapshot. */
 #include "lstore.h"
 
+#include "check64.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,10 +37,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FORMAT_VERSION "1"
+#define FORMAT_VERSION "1"  /* a new store */
+#define FORMAT_SEGMENTS "2" /* a store with vector segments (older libraries cannot read them) */
 #define DB_NAME "store.db"
 #define STMT_CACHE 64
 #define TOMB_PRUNE_MIN 4096
@@ -57,6 +66,13 @@ typedef struct lcoll {
     size_t hcap;
     uint32_t *order; /* n slots sorted by id, valid when order_ok */
     int order_ok;
+    /* vector segment (see "vector segments"): generation (0: none) and records in use, as the
+     * snapshot has them; the open file and its read-only mapping */
+    int64_t sgen, snext;
+    int sfd; /* -1: none */
+    int64_t sfd_gen;
+    unsigned char *smap;
+    size_t smaplen;
 } lcoll;
 
 typedef struct stmt_ent {
@@ -324,11 +340,14 @@ static void cache_drop(lcoll *c)
     c->order_ok = 0;
 }
 
+static void seg_close(lcoll *c);
+
 static void coll_free(lcoll *c)
 {
     if (!c)
         return;
     cache_drop(c);
+    seg_close(c);
     free(c->name);
     free(c);
 }
@@ -450,17 +469,17 @@ static char *table(char *buf, size_t cap, const char *fmt, ...)
     return buf;
 }
 
+static const float *row_vec(ls_store *s, lcoll *c, sqlite3_stmt *st, int col);
+
 /* Reads rows (pkey, vec, payload) of a statement into the cache. */
 static int cache_read_rows(ls_store *s, lcoll *c, sqlite3_stmt *st)
 {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ls_id id;
-        const void *vec = sqlite3_column_blob(st, 1);
-        int vlen = sqlite3_column_bytes(st, 1);
+        const float *vec = row_vec(s, c, st, 1);
         const void *k = sqlite3_column_blob(st, 0);
-        if (key_decode(&id, k, sqlite3_column_bytes(st, 0)) ||
-            (size_t)vlen != c->dim * sizeof(float) || !vec) {
+        if (!vec || key_decode(&id, k, sqlite3_column_bytes(st, 0))) {
             sqlite3_reset(st);
             return seterr(s, LS_ECORRUPT, "collection `%s`: a stored point is damaged", c->name);
         }
@@ -558,8 +577,9 @@ static void catalog_clear(ls_store *s)
 
 static int catalog_load(ls_store *s)
 {
-    sqlite3_stmt *st = stmt(s, "SELECT name, cid, dim, distance, seq, epoch FROM collections "
-                               "ORDER BY name");
+    sqlite3_stmt *st = stmt(s, "SELECT c.name, c.cid, c.dim, c.distance, c.seq, c.epoch,"
+                               " coalesce(g.gen, 0), coalesce(g.next, 0) FROM collections c"
+                               " LEFT JOIN segs g ON g.cid = c.cid ORDER BY c.name");
     if (!st)
         return LS_EIO;
     lcoll **nc = NULL;
@@ -591,6 +611,7 @@ static int catalog_load(ls_store *s)
                 break;
             }
             c->cid = cid;
+            c->sfd = -1;
             c->name = strdup((const char *)sqlite3_column_text(st, 0));
             if (!c->name) {
                 free(c);
@@ -602,6 +623,8 @@ static int catalog_load(ls_store *s)
         c->dist = sqlite3_column_int(st, 3);
         c->seq = sqlite3_column_int64(st, 4);
         c->epoch = sqlite3_column_int64(st, 5);
+        c->sgen = sqlite3_column_int64(st, 6);
+        c->snext = sqlite3_column_int64(st, 7);
         nc[n++] = c;
     }
     sqlite3_reset(st);
@@ -772,6 +795,8 @@ static const char SCHEMA[] =
     " dim INTEGER NOT NULL, distance INTEGER NOT NULL, seq INTEGER NOT NULL DEFAULT 0,"
     " epoch INTEGER NOT NULL DEFAULT 0, ntomb INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS aliases(alias TEXT PRIMARY KEY, collection TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS segs(cid INTEGER PRIMARY KEY, gen INTEGER NOT NULL,"
+    " next INTEGER NOT NULL, dead INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO meta VALUES('format', '" FORMAT_VERSION "');"
     "INSERT OR IGNORE INTO meta VALUES('next_cid', '1');";
 
@@ -993,9 +1018,22 @@ int ls_open(ls_store **out, const char *dir, const ls_open_options *opts, char *
         }
         snprintf(fmt, sizeof fmt, FORMAT_VERSION);
     }
-    if (strcmp(fmt, FORMAT_VERSION) != 0) {
-        r = openerr(errbuf, errcap, LS_ECORRUPT, "store %s has format %s, this library reads %s",
-                    dir, fmt, FORMAT_VERSION);
+    if (strcmp(fmt, FORMAT_VERSION) != 0 && strcmp(fmt, FORMAT_SEGMENTS) != 0) {
+        r = openerr(errbuf, errcap, LS_ECORRUPT,
+                    "store %s has format %s, this library reads " FORMAT_VERSION
+                    " and " FORMAT_SEGMENTS,
+                    dir, fmt);
+        goto fail;
+    }
+    /* a store made before vector segments: their table added (nothing else changes) */
+    rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE name = 'segs'", -1, &q, NULL);
+    have = rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    if (rc == SQLITE_OK && !have)
+        rc = sqlite3_exec(s->db, SCHEMA, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        r = openerr(errbuf, errcap, sqlerr_code(rc), "cannot update the store in %s: %s", dir,
+                    sqlite3_errmsg(s->db));
         goto fail;
     }
     rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='float_order'", -1, &q, NULL);
@@ -1027,6 +1065,389 @@ void ls_close(ls_store *s)
     sqlite3_close(s->db);
     free(s->dir);
     free(s);
+}
+
+/* ---- vector segments -------------------------------------------------------------------- */
+
+/* The vectors of large upserts are not stored in the rows, where SQLite would write each of them
+ * twice (to the WAL, then to the database at a checkpoint) among the payload pages and rewrite
+ * them whenever a page splits. They are appended once to the collection's segment file
+ * <dir>/v<cid>-<gen>.seg, and the row's vec column holds the record's number (an integer)
+ * instead of the floats (a blob); a collection may hold both kinds of rows. The segment is
+ * fdatasync'ed before the transaction that refers to it commits, so no row that survives a power
+ * loss points at a record that did not (synchronous=NORMAL's promise stays: the last writes may
+ * be lost, nothing is damaged). Batches of fewer than SEG_MIN_POINTS points stay in the rows,
+ * where they cost no fsync.
+ *
+ *   header (SEG_HDR bytes): magic, dim, record size, cid, gen, zeros, a check of the rest
+ *   records (SEG_REC(dim) bytes each): dim floats, a check seeded with (cid, gen, number)
+ *
+ * segs(cid, gen, next, dead): the file's generation, the records in use (0..next-1; those past
+ * next are free: left by a crashed or rolled-back writer and overwritten by the next one) and
+ * how many of them belong to no point any more (overwritten or deleted: counted by triggers on
+ * p<cid>). When SEG_COMPACT_MIN or more and at least half of the records are dead, the writer
+ * copies the live ones to generation gen + 1 in its transaction and removes the old file after
+ * the commit; a reader whose snapshot still names a removed generation starts its call again.
+ * Readers map the file read-only; a generation is never rewritten once committed. */
+#define SEG_MAGIC "LSVSEG1" /* 8 bytes with its NUL */
+#define SEG_HDR 64
+#define SEG_REC(dim) ((dim) * sizeof(float) + 8)
+#define SEG_MIN_POINTS 256
+#define SEG_COMPACT_MIN 4096
+#define SEG_GONE (-1000) /* internal: the snapshot's generation has been removed */
+#define SEG_IO_CHUNK 512 /* records written per pwrite */
+
+static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
+{
+    size_t put = 0;
+    while (put < n) {
+        ssize_t r = pwrite(fd, (const char *)buf + put, n - put, (off_t)(off + put));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        put += (size_t)r;
+    }
+    return 0;
+}
+
+static uint64_t seg_seed(const lcoll *c, int64_t gen, int64_t rn)
+{
+    return mix64(((uint64_t)c->cid * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)gen << 40) ^ (uint64_t)rn);
+}
+
+static void seg_path(char *buf, size_t cap, const ls_store *s, int64_t cid, int64_t gen)
+{
+    snprintf(buf, cap, "%s/v%lld-%lld.seg", s->dir, (long long)cid, (long long)gen);
+}
+
+static void seg_header(unsigned char h[SEG_HDR], const lcoll *c, int64_t gen)
+{
+    uint32_t dim = (uint32_t)c->dim, rec = (uint32_t)SEG_REC(c->dim);
+    memset(h, 0, SEG_HDR);
+    memcpy(h, SEG_MAGIC, 8);
+    memcpy(h + 8, &dim, 4);
+    memcpy(h + 12, &rec, 4);
+    memcpy(h + 16, &c->cid, 8);
+    memcpy(h + 24, &gen, 8);
+    uint64_t chk = rc_check64(h, SEG_HDR - 8, 0);
+    memcpy(h + SEG_HDR - 8, &chk, 8);
+}
+
+static void seg_close(lcoll *c)
+{
+    if (c->smap)
+        munmap(c->smap, c->smaplen);
+    if (c->sfd >= 0)
+        close(c->sfd);
+    c->smap = NULL;
+    c->smaplen = 0;
+    c->sfd = -1;
+    c->sfd_gen = 0;
+}
+
+/* Opens generation gen of c's segment into *out: a new file (header written) when create, else
+ * the existing one (header checked; SEG_GONE when it is not there). */
+static int seg_open(ls_store *s, lcoll *c, int64_t gen, int create, int *out)
+{
+    char path[4200];
+    seg_path(path, sizeof path, s, c->cid, gen);
+    int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0644);
+    if (fd < 0 && !create && (errno == EACCES || errno == EROFS))
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && !create && errno == ENOENT)
+        return SEG_GONE;
+    if (fd < 0)
+        return seterr(s, errno_code(errno) == LS_ENOTFOUND ? LS_EIO : errno_code(errno), "%s: %s",
+                      path, strerror(errno));
+    unsigned char want[SEG_HDR], have[SEG_HDR];
+    seg_header(want, c, gen);
+    int r = 0;
+    if (create) {
+        if (pwrite_full(fd, want, SEG_HDR, 0))
+            r = seterr(s, errno_code(errno), "%s: %s", path, strerror(errno));
+    } else if (pread(fd, have, SEG_HDR, 0) != SEG_HDR || memcmp(have, want, SEG_HDR) != 0) {
+        r = seterr(s, LS_ECORRUPT, "%s is not the vector segment of collection `%s`", path,
+                   c->name);
+    }
+    if (r) {
+        close(fd);
+        return r;
+    }
+    *out = fd;
+    return 0;
+}
+
+/* Maps c's segment as the current transaction's snapshot names it (nothing to do without one). */
+static int seg_map(ls_store *s, lcoll *c)
+{
+    if (!c->sgen)
+        return 0;
+    if (c->sfd >= 0 && c->sfd_gen != c->sgen)
+        seg_close(c);
+    int r;
+    if (c->sfd < 0) {
+        if ((r = seg_open(s, c, c->sgen, 0, &c->sfd)))
+            return r;
+        c->sfd_gen = c->sgen;
+    }
+    size_t need = SEG_HDR + (size_t)c->snext * SEG_REC(c->dim);
+    if (c->smaplen >= need)
+        return 0;
+    struct stat st;
+    if (fstat(c->sfd, &st) != 0)
+        return seterr(s, LS_EIO, "collection `%s`: vector segment: %s", c->name, strerror(errno));
+    if ((uint64_t)st.st_size < need)
+        return seterr(s, LS_ECORRUPT,
+                      "collection `%s`: the vector segment is shorter than its points need",
+                      c->name);
+    if (c->smap)
+        munmap(c->smap, c->smaplen);
+    c->smap = NULL;
+    c->smaplen = 0;
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, c->sfd, 0);
+    if (m == MAP_FAILED)
+        return seterr(s, errno == ENOMEM ? LS_ENOMEM : LS_EIO,
+                      "collection `%s`: mapping the vector segment: %s", c->name, strerror(errno));
+    c->smap = m;
+    c->smaplen = (size_t)st.st_size;
+    return 0;
+}
+
+/* seg_map inside a write transaction: the snapshot is the newest, so a missing file is damage. */
+static int seg_map_w(ls_store *s, lcoll *c)
+{
+    int r = seg_map(s, c);
+    if (r == SEG_GONE)
+        r = seterr(s, LS_ECORRUPT, "collection `%s`: its vector segment file is missing", c->name);
+    return r;
+}
+
+/* The vector of st's current row (column col): the blob in the row, or the segment record the
+ * row names, checked. NULL (the error set) when it is damaged. */
+static const float *row_vec(ls_store *s, lcoll *c, sqlite3_stmt *st, int col)
+{
+    size_t rec = SEG_REC(c->dim);
+    if (sqlite3_column_type(st, col) == SQLITE_INTEGER) {
+        int64_t rn = sqlite3_column_int64(st, col);
+        if (rn >= 0 && rn < c->snext && c->smap && SEG_HDR + (size_t)(rn + 1) * rec <= c->smaplen) {
+            const unsigned char *p = c->smap + SEG_HDR + (size_t)rn * rec;
+            uint64_t chk;
+            memcpy(&chk, p + rec - 8, 8);
+            if (rc_check64(p, rec - 8, seg_seed(c, c->sgen, rn)) == chk)
+                return (const float *)(const void *)p;
+        }
+    } else {
+        const void *v = sqlite3_column_blob(st, col);
+        if (v && (size_t)sqlite3_column_bytes(st, col) == c->dim * sizeof(float))
+            return v;
+    }
+    seterr(s, LS_ECORRUPT, "collection `%s`: a stored point is damaged", c->name);
+    return NULL;
+}
+
+/* Writes n vectors (each dim floats at src) as records first.. of the open segment fd of
+ * generation gen. */
+static int seg_write(ls_store *s, lcoll *c, int fd, int64_t gen, int64_t first, const float *src,
+                     size_t n)
+{
+    size_t rec = SEG_REC(c->dim), per = n < SEG_IO_CHUNK ? n : SEG_IO_CHUNK;
+    unsigned char *buf = malloc((per ? per : 1) * rec);
+    if (!buf)
+        return nomem(s);
+    int r = 0;
+    for (size_t i = 0; i < n && !r; i += per) {
+        size_t k = n - i < per ? n - i : per;
+        for (size_t j = 0; j < k; j++) {
+            unsigned char *p = buf + j * rec;
+            memcpy(p, src + (i + j) * c->dim, c->dim * sizeof(float));
+            uint64_t chk = rc_check64(p, rec - 8, seg_seed(c, gen, first + (int64_t)(i + j)));
+            memcpy(p + rec - 8, &chk, 8);
+        }
+        if (pwrite_full(fd, buf, k * rec, SEG_HDR + (uint64_t)(first + (int64_t)i) * rec))
+            r = seterr(s, LS_EIO, "collection `%s`: writing vectors: %s", c->name, strerror(errno));
+    }
+    free(buf);
+    return r;
+}
+
+/* Inside a write transaction: makes room for n records at the end of c's segment (creating the
+ * segment on first use) and writes the vectors there; *first: the first record's number. The
+ * catalog fields of c change: the caller clears the catalog when it does not commit. */
+static int seg_append(ls_store *s, lcoll *c, const float *src, size_t n, int64_t *first)
+{
+    int r;
+    if (!c->sgen) {
+        char sql[256];
+        long long id = (long long)c->cid;
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO segs(cid, gen, next, dead) VALUES(%lld, 1, 0, 0);"
+                 "UPDATE meta SET value = '" FORMAT_SEGMENTS "' WHERE key = 'format';",
+                 id);
+        if ((r = exec(s, sql, "create vector segment")))
+            return r;
+        seg_close(c);
+        if ((r = seg_open(s, c, 1, 1, &c->sfd)))
+            return r;
+        c->sfd_gen = c->sgen = 1;
+        c->snext = 0;
+    } else if ((r = seg_map_w(s, c))) {
+        return r;
+    }
+    if ((r = seg_write(s, c, c->sfd, c->sgen, c->snext, src, n)))
+        return r;
+    sqlite3_stmt *st = stmt(s, "UPDATE segs SET next = next + ?1 WHERE cid = ?2");
+    if (!st)
+        return LS_EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)n);
+    sqlite3_bind_int64(st, 2, c->cid);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return dberr(s, rc, "update vector segment");
+    *first = c->snext;
+    c->snext += (int64_t)n;
+    return 0;
+}
+
+/* Inside a write transaction, after c's points changed: copies the live records to a new
+ * generation when enough of them are dead (*compacted = 1; the caller removes the other
+ * generations once it has committed). */
+static int seg_settle(ls_store *s, lcoll *c, int64_t dead_add, int *compacted)
+{
+    *compacted = 0;
+    if (!c->sgen)
+        return 0;
+    sqlite3_stmt *st = stmt(s, "UPDATE segs SET dead = dead + ?1 WHERE cid = ?2 "
+                               "RETURNING next, dead");
+    if (!st)
+        return LS_EIO;
+    sqlite3_bind_int64(st, 1, dead_add);
+    sqlite3_bind_int64(st, 2, c->cid);
+    int64_t next = 0, dead = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        next = sqlite3_column_int64(st, 0);
+        dead = sqlite3_column_int64(st, 1);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return dberr(s, rc, "update vector segment");
+    if (dead < SEG_COMPACT_MIN || dead * 2 < next)
+        return 0;
+    int r = seg_map_w(s, c);
+    if (r)
+        return r;
+    char sql[200];
+    st = stmt(s, table(sql, sizeof sql,
+                       "SELECT rid, vec FROM p%lld WHERE typeof(vec) = 'integer' ORDER BY vec",
+                       (long long)c->cid));
+    if (!st)
+        return LS_EIO;
+    size_t n = 0, cap = 0;
+    int64_t *rids = NULL;
+    float *vecs = NULL;
+    int fd = -1;
+    int64_t gen = c->sgen + 1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            int64_t *a = realloc(rids, cap * sizeof *a);
+            if (a)
+                rids = a;
+            float *b = realloc(vecs, cap * c->dim * sizeof *b);
+            if (b)
+                vecs = b;
+            if (!a || !b) {
+                r = nomem(s);
+                break;
+            }
+        }
+        const float *v = row_vec(s, c, st, 1);
+        if (!v) {
+            r = LS_ECORRUPT;
+            break;
+        }
+        rids[n] = sqlite3_column_int64(st, 0);
+        memcpy(vecs + n * c->dim, v, c->dim * sizeof *v);
+        n++;
+    }
+    sqlite3_reset(st);
+    if (!r && rc != SQLITE_DONE)
+        r = dberr(s, rc, "reading vectors");
+    if (!r)
+        r = seg_open(s, c, gen, 1, &fd);
+    if (!r)
+        r = seg_write(s, c, fd, gen, 0, vecs, n);
+    st = r ? NULL
+           : stmt(s, table(sql, sizeof sql, "UPDATE p%lld SET vec = ?1 WHERE rid = ?2",
+                           (long long)c->cid));
+    if (!r && !st)
+        r = LS_EIO;
+    for (size_t i = 0; !r && i < n; i++) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)i);
+        sqlite3_bind_int64(st, 2, rids[i]);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            r = dberr(s, rc, "compact vectors");
+    }
+    if (!r && (st = stmt(s, "UPDATE segs SET gen = ?1, next = ?2, dead = 0 WHERE cid = ?3"))) {
+        sqlite3_bind_int64(st, 1, gen);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)n);
+        sqlite3_bind_int64(st, 3, c->cid);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            r = dberr(s, rc, "compact vectors");
+    } else if (!r) {
+        r = LS_EIO;
+    }
+    free(rids);
+    free(vecs);
+    if (r) {
+        if (fd >= 0)
+            close(fd);
+        return r;
+    }
+    seg_close(c);
+    c->sfd = fd;
+    c->sfd_gen = c->sgen = gen;
+    c->snext = (int64_t)n;
+    *compacted = 1;
+    return 0;
+}
+
+/* Before the commit of a transaction that wrote c's segment: the records reach the disk first. */
+static int seg_sync(ls_store *s, lcoll *c)
+{
+    if (c->sfd >= 0 && fdatasync(c->sfd) != 0)
+        return seterr(s, LS_EIO, "collection `%s`: syncing vectors: %s", c->name, strerror(errno));
+    return 0;
+}
+
+/* After a commit: removes the segment files of collection cid other than generation keep (0:
+ * all of them). Failures leave only unused files behind. */
+static void seg_sweep(ls_store *s, int64_t cid, int64_t keep)
+{
+    DIR *d = opendir(s->dir);
+    if (!d)
+        return;
+    char pre[48], path[4200];
+    int pl = snprintf(pre, sizeof pre, "v%lld-", (long long)cid);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long long gen = 0;
+        char tail[8] = "";
+        if (strncmp(e->d_name, pre, (size_t)pl) != 0 ||
+            sscanf(e->d_name + pl, "%lld%7s", &gen, tail) != 2 || strcmp(tail, ".seg") != 0 ||
+            gen == keep)
+            continue;
+        seg_path(path, sizeof path, s, cid, gen);
+        unlink(path);
+    }
+    closedir(d);
 }
 
 /* ---- argument checks -------------------------------------------------------------------- */
@@ -1168,8 +1589,10 @@ int ls_collection_delete(int *out, ls_store *s, const char *name)
     }
     stmts_clear(s); /* no cached statement may keep the tables */
     char sql[256];
-    snprintf(sql, sizeof sql, "DROP TABLE p%lld; DROP TABLE t%lld;", (long long)c->cid,
-             (long long)c->cid);
+    int64_t cid = c->cid;
+    snprintf(sql, sizeof sql,
+             "DROP TABLE p%lld; DROP TABLE t%lld; DELETE FROM segs WHERE cid = %lld;",
+             (long long)cid, (long long)cid, (long long)cid);
     if ((r = exec(s, sql, "delete collection")))
         goto out;
     sqlite3_stmt *st = stmt(s, "DELETE FROM aliases WHERE collection = ?1");
@@ -1192,6 +1615,7 @@ int ls_collection_delete(int *out, ls_store *s, const char *name)
     if ((r = commit(s)))
         return r;
     s->catalog_ok = 0;
+    seg_sweep(s, cid, 0);
     if (out)
         *out = 1;
     return 0;
@@ -1551,6 +1975,65 @@ typedef struct prepared {
     json_object *obj;
 } prepared;
 
+/* The rows of an upsert: point i gets id ids[i], the dim floats at src + i * dim (or, when
+ * rec0 >= 0, segment record rec0 + i) and payload pp[i].bind. *dead: how many segment records
+ * the rows it overwrote had (counted only once c has a segment: a plain INSERT, which needs no
+ * look-up, otherwise; counting with a trigger would make SQLite keep a statement journal of
+ * every page the batch touches). */
+static int upsert_rows(ls_store *s, lcoll *c, size_t n, const ls_id *ids, const float *src,
+                       const prepared *pp, int64_t seq, int64_t rec0, int64_t *dead)
+{
+    char ins[256], sel[160], upd[160];
+    long long cid = (long long)c->cid;
+    table(ins, sizeof ins,
+          "INSERT INTO p%lld(pkey, seq, vec, payload) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(pkey) %s",
+          cid,
+          c->sgen ? "DO NOTHING"
+                  : "DO UPDATE SET seq = excluded.seq, vec = excluded.vec, payload = "
+                    "excluded.payload");
+    table(sel, sizeof sel, "SELECT typeof(vec) = 'integer' FROM p%lld WHERE pkey = ?1", cid);
+    table(upd, sizeof upd, "UPDATE p%lld SET seq = ?2, vec = ?3, payload = ?4 WHERE pkey = ?1",
+          cid);
+    sqlite3_stmt *st = NULL;
+    for (size_t i = 0; i < n; i++) {
+        /* borrowed statements: fetched again after another was used */
+        if (!st && !(st = stmt(s, ins)))
+            return LS_EIO;
+        unsigned char key[17];
+        size_t klen = key_encode(key, &ids[i]);
+        for (int pass = 0; pass < 2; pass++) {
+            sqlite3_bind_blob(st, 1, key, (int)klen, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, seq);
+            if (rec0 >= 0)
+                sqlite3_bind_int64(st, 3, rec0 + (int64_t)i);
+            else
+                sqlite3_bind_blob(st, 3, src + i * c->dim, (int)(c->dim * sizeof(float)),
+                                  SQLITE_STATIC);
+            sqlite3_bind_text(st, 4, pp[i].bind, -1, SQLITE_STATIC);
+            int rc = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (rc != SQLITE_DONE)
+                return dberr(s, rc, "upsert");
+            if (pass || !c->sgen || sqlite3_changes(s->db))
+                break;
+            /* the point exists (c has a segment): note whether its vector was a record */
+            sqlite3_stmt *q = stmt(s, sel);
+            if (!q)
+                return LS_EIO;
+            sqlite3_bind_blob(q, 1, key, (int)klen, SQLITE_STATIC);
+            rc = sqlite3_step(q);
+            *dead += rc == SQLITE_ROW && sqlite3_column_int(q, 0);
+            sqlite3_reset(q);
+            if (rc != SQLITE_ROW)
+                return dberr(s, rc, "upsert");
+            if (!(st = stmt(s, upd)))
+                return LS_EIO;
+        }
+        st = NULL;
+    }
+    return 0;
+}
+
 int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, const float *vectors,
               size_t dim, const char *const *payloads)
 {
@@ -1567,6 +2050,7 @@ int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, c
      * else parsed and re-serialised compactly; before taking the write lock. */
     prepared *pp = calloc(n ? n : 1, sizeof *pp);
     float *vecs = NULL;
+    int seg_touched = 0;
     if (!pp)
         return nomem(s);
     json_tokener *tok = json_tokener_new();
@@ -1632,39 +2116,30 @@ int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, c
             ls_cosine_preprocess(vecs + i * dim, dim);
         src = vecs;
     }
-    if (c->loaded && (r = cache_sync(s, c)))
+    if (c->loaded && ((r = seg_map_w(s, c)) || (r = cache_sync(s, c))))
         goto out;
-    int64_t seq = c->seq + 1;
-    char sql[256];
-    sqlite3_stmt *st = stmt(s, table(sql, sizeof sql,
-                                     "INSERT INTO p%lld(pkey, seq, vec, payload) VALUES(?1, ?2, "
-                                     "?3, ?4) ON CONFLICT(pkey) DO UPDATE SET seq = excluded.seq,"
-                                     " vec = excluded.vec, payload = excluded.payload",
-                                     (long long)c->cid));
-    if (!st) {
-        r = LS_EIO;
+    int64_t seq = c->seq + 1, rec0 = 0;
+    /* large batches: vectors appended once to the segment, the rows name their records */
+    int use_seg = n >= SEG_MIN_POINTS, compacted = 0;
+    seg_touched = use_seg;
+    if (use_seg && (r = seg_append(s, c, src, n, &rec0)))
         goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char key[17];
-        size_t klen = key_encode(key, &ids[i]);
-        sqlite3_bind_blob(st, 1, key, (int)klen, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, seq);
-        sqlite3_bind_blob(st, 3, src + i * dim, (int)(dim * sizeof(float)), SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, pp[i].bind, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            r = dberr(s, rc, "upsert");
-            goto out;
-        }
-    }
+    int64_t dead = 0;
+    if ((r = upsert_rows(s, c, n, ids, src, pp, seq, use_seg ? rec0 : -1, &dead)))
+        goto out;
     int pruned;
     if ((r = bump_seq(s, c, seq, 0, &pruned)))
+        goto out;
+    if ((r = seg_settle(s, c, dead, &compacted)))
+        goto out;
+    seg_touched |= compacted;
+    if (seg_touched && (r = seg_sync(s, c)))
         goto out;
     int was_loaded = c->loaded;
     if ((r = commit(s)))
         goto done;
+    if (compacted)
+        seg_sweep(s, c->cid, c->sgen);
     /* c survived the commit (no catalog reload in between): apply the batch to the cache. */
     c->seq = seq;
     if (was_loaded) {
@@ -1683,6 +2158,8 @@ int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, c
     goto done;
 out:
     rollback(s);
+    if (seg_touched)
+        catalog_clear(s); /* c's segment fields name what was rolled back */
 done:
     for (size_t i = 0; i < n; i++) {
         free(pp[i].text);
@@ -1697,20 +2174,35 @@ done:
 /* Inside a write transaction, with c's cache (when loaded) up to date. */
 static int delete_locked(ls_store *s, lcoll *c, const ls_id *ids, size_t n, uint64_t *count)
 {
-    char sql[160], sql2[160];
-    int64_t seq = c->seq + 1;
+    char sql[160], sql2[160], sel[160];
+    int64_t seq = c->seq + 1, dead = 0;
     uint64_t cnt = 0;
     table(sql, sizeof sql, "DELETE FROM p%lld WHERE pkey = ?1", (long long)c->cid);
+    table(sel, sizeof sel, "SELECT typeof(vec) = 'integer' FROM p%lld WHERE pkey = ?1",
+          (long long)c->cid);
     table(sql2, sizeof sql2, "INSERT OR REPLACE INTO t%lld(pkey, seq) VALUES(?1, ?2)",
           (long long)c->cid);
     for (size_t i = 0; i < n; i++) {
         unsigned char key[17];
         size_t klen = key_encode(key, &ids[i]);
-        sqlite3_stmt *st = stmt(s, sql);
-        if (!st)
+        sqlite3_stmt *st;
+        int rc;
+        if (c->sgen) { /* whether its vector is a segment record (which then is dead) */
+            if (!(st = stmt(s, sel)))
+                return LS_EIO;
+            sqlite3_bind_blob(st, 1, key, (int)klen, SQLITE_STATIC);
+            rc = sqlite3_step(st);
+            dead += rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+            sqlite3_reset(st);
+            if (rc == SQLITE_DONE)
+                continue; /* no such point */
+            if (rc != SQLITE_ROW)
+                return dberr(s, rc, "delete");
+        }
+        if (!(st = stmt(s, sql)))
             return LS_EIO;
         sqlite3_bind_blob(st, 1, key, (int)klen, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
+        rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
             return dberr(s, rc, "delete");
@@ -1726,12 +2218,20 @@ static int delete_locked(ls_store *s, lcoll *c, const ls_id *ids, size_t n, uint
         if (rc != SQLITE_DONE)
             return dberr(s, rc, "delete");
     }
-    int pruned = 0, r;
+    int pruned = 0, compacted = 0, r;
     if (cnt && (r = bump_seq(s, c, seq, (int64_t)cnt, &pruned)))
         return r;
+    if (cnt && (r = seg_settle(s, c, dead, &compacted)))
+        return r;
+    if (compacted && (r = seg_sync(s, c))) {
+        catalog_clear(s); /* c's segment fields name what the caller rolls back */
+        return r;
+    }
     int was_loaded = c->loaded;
     if ((r = commit(s)))
         return r;
+    if (compacted)
+        seg_sweep(s, c->cid, c->sgen);
     if (cnt) {
         c->seq = seq;
         if (pruned)
@@ -1763,7 +2263,7 @@ int ls_delete(uint64_t *out, ls_store *s, const char *collection, const ls_id *i
         rollback(s);
         return LS_ENOTFOUND;
     }
-    if (c->loaded && (r = cache_sync(s, c))) {
+    if ((r = seg_map_w(s, c)) || (c->loaded && (r = cache_sync(s, c)))) {
         rollback(s);
         return r;
     }
@@ -1803,6 +2303,8 @@ int ls_delete_by_filter(uint64_t *out, ls_store *s, const char *collection, cons
         goto out;
     }
     size_t k = 0;
+    if ((r = seg_map_w(s, c)))
+        goto out;
     if (s->scan && !c->loaded) {
         if ((r = scan_matching(s, c, f, &ids, &k)))
             goto out;
@@ -1884,20 +2386,34 @@ static int points_add(ls_points *l, lcoll *c, size_t slot, float score, int wp, 
 /* Read prologue: a snapshot, the collection resolved and its cache up to date. */
 static int read_coll(ls_store *s, const char *collection, lcoll **out)
 {
-    int r = begin_read(s);
-    if (r)
-        return r;
-    lcoll *c = resolve(s, collection);
-    if (!c) {
-        end_read(s);
-        return LS_ENOTFOUND;
+    for (int tries = 0;; tries++) {
+        int r = begin_read(s);
+        if (r)
+            return r;
+        lcoll *c = resolve(s, collection);
+        if (!c) {
+            end_read(s);
+            return LS_ENOTFOUND;
+        }
+        r = seg_map(s, c);
+        if (r == SEG_GONE) {
+            /* compacted by another process after this snapshot began: a newer one names the new
+             * generation */
+            end_read(s);
+            if (tries < 64)
+                continue;
+            return seterr(s, LS_EBUSY, "collection `%s` kept being compacted by another process",
+                          c->name);
+        }
+        if (!r && !s->scan)
+            r = cache_sync(s, c);
+        if (r) {
+            end_read(s);
+            return r;
+        }
+        *out = c;
+        return 0;
     }
-    if (!s->scan && (r = cache_sync(s, c))) {
-        end_read(s);
-        return r;
-    }
-    *out = c;
-    return 0;
 }
 
 int ls_get(ls_points **out, ls_store *s, const char *collection, const ls_id *ids, size_t n,
@@ -2321,10 +2837,10 @@ static int scan_add(ls_store *s, lcoll *c, ls_points *l, const ls_id *id, float 
     p->id = *id;
     p->score = score;
     const char *txt = (const char *)sqlite3_column_text(st, 1);
-    const void *vec = sqlite3_column_blob(st, 0);
+    const float *vec = row_vec(s, c, st, 0);
     int r = 0;
-    if ((size_t)sqlite3_column_bytes(st, 0) != c->dim * sizeof(float) || !vec)
-        r = seterr(s, LS_ECORRUPT, "collection `%s`: a stored point is damaged", c->name);
+    if (!vec)
+        r = LS_ECORRUPT;
     else if (wp && !(p->payload = strdup(txt ? txt : "{}")))
         r = nomem(s);
     else if (wv && !(p->vector = malloc(c->dim * sizeof(float))))
@@ -2370,9 +2886,8 @@ static int walk(ls_store *s, lcoll *c, int with_payload, int ordered, const ls_i
     int rc, r = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ls_id id;
-        const void *vec = sqlite3_column_blob(st, 1);
-        if (key_decode(&id, sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0)) ||
-            (size_t)sqlite3_column_bytes(st, 1) != c->dim * sizeof(float) || !vec) {
+        const float *vec = row_vec(s, c, st, 1);
+        if (!vec || key_decode(&id, sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0))) {
             r = seterr(s, LS_ECORRUPT, "collection `%s`: a stored point is damaged", c->name);
             break;
         }

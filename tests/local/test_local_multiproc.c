@@ -13,35 +13,40 @@
 #include <unistd.h>
 
 #define B 64
+#define BMAX 320
+
+/* the crash test's batch size: 64 (vectors in the rows) or 300 (in the vector segment) */
+static int cb = B;
 #define DIM 8
 
 static char dir[256];
 
-static void fill(float *v, uint64_t batch)
+/* n points of batch batch */
+static void fill(float *v, uint64_t batch, int n)
 {
-    for (int i = 0; i < B * DIM; i++)
+    for (int i = 0; i < n * DIM; i++)
         v[i] = (float)(batch * 1000 + (uint64_t)i % 997) + 0.5f;
 }
 
 /* Upserts batches first, first+1, ... forever; writes each acknowledged batch number to fd. */
-static void writer_child(int fd, uint64_t first)
+static void writer_child(int fd, uint64_t first, const char *coll)
 {
     ls_store *s = NULL;
     char err[256];
     if (ls_open(&s, dir, NULL, err, sizeof err))
         _exit(2);
-    float v[B * DIM];
-    ls_id ids[B];
-    char pls[B][48];
-    const char *pl[B];
+    float v[BMAX * DIM];
+    ls_id ids[BMAX];
+    char pls[BMAX][48];
+    const char *pl[BMAX];
     for (uint64_t b = first;; b++) {
-        for (int i = 0; i < B; i++) {
-            ids[i] = ls_id_num(b * B + (uint64_t)i);
+        for (int i = 0; i < cb; i++) {
+            ids[i] = ls_id_num(b * cb + (uint64_t)i);
             snprintf(pls[i], sizeof pls[i], "{\"batch\":%llu,\"i\":%d}", (unsigned long long)b, i);
             pl[i] = pls[i];
         }
-        fill(v, b);
-        if (ls_upsert(s, "crash", B, ids, v, DIM, pl))
+        fill(v, b, cb);
+        if (ls_upsert(s, coll, cb, ids, v, DIM, pl))
             _exit(3);
         if (write(fd, &b, sizeof b) != sizeof b)
             _exit(4);
@@ -65,12 +70,13 @@ static int integrity_ok(void)
     return good;
 }
 
-static void test_crash(void)
+/* kill -9 of a writer of batches of cb points into coll, six times */
+static void test_crash(const char *coll)
 {
     ls_store *s = NULL;
     char err[256];
     ok(ls_open(&s, dir, NULL, err, sizeof err) == 0 &&
-           ls_collection_create(s, "crash", DIM, LS_EUCLID) == 0,
+           ls_collection_create(s, coll, DIM, LS_EUCLID) == 0,
        "crash collection");
     ls_close(s);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
@@ -82,7 +88,7 @@ static void test_crash(void)
         pid_t pid = fork();
         if (pid == 0) {
             close(fds[0]);
-            writer_child(fds[1], next);
+            writer_child(fds[1], next, coll);
         }
         close(fds[1]);
         /* let it run a random while, reading acknowledgements, then kill -9 */
@@ -102,9 +108,9 @@ static void test_crash(void)
         ok(ls_open(&s, dir, NULL, err, sizeof err) == 0, "reopen after the kill");
         ok(integrity_ok(), "  database integrity_check ok");
         uint64_t count = 0;
-        ok(ls_count(&count, s, "crash", NULL) == 0, "  count");
-        ok(count % B == 0, "  no batch half written");
-        uint64_t batches = count / B;
+        ok(ls_count(&count, s, coll, NULL) == 0, "  count");
+        ok(count % cb == 0, "  no batch half written");
+        uint64_t batches = count / cb;
         char what[160];
         snprintf(what, sizeof what,
                  "  every acknowledged batch is there (last ack %lld, %llu "
@@ -116,14 +122,14 @@ static void test_crash(void)
         ok(batches >= acked && batches <= acked + 1, what);
         /* contents of the last stored batch are complete and right */
         if (batches) {
-            ls_id ids[B];
-            for (int i = 0; i < B; i++)
-                ids[i] = ls_id_num((batches - 1) * B + (uint64_t)i);
+            ls_id ids[BMAX];
+            for (int i = 0; i < cb; i++)
+                ids[i] = ls_id_num((batches - 1) * cb + (uint64_t)i);
             ls_points *r = NULL;
-            float v[B * DIM];
-            fill(v, batches - 1);
-            int good = ls_get(&r, s, "crash", ids, B, 1, 1) == 0 && r->count == B;
-            for (int i = 0; good && i < B; i++) {
+            float v[BMAX * DIM];
+            fill(v, batches - 1, cb);
+            int good = ls_get(&r, s, coll, ids, (size_t)cb, 1, 1) == 0 && r->count == (size_t)cb;
+            for (int i = 0; good && i < cb; i++) {
                 char want[48];
                 snprintf(want, sizeof want, "{\"batch\":%llu,\"i\":%d}",
                          (unsigned long long)(batches - 1), i);
@@ -161,7 +167,7 @@ static void test_reader_writer(void)
             for (uint64_t b = 0; b < BATCHES; b++) {
                 for (int i = 0; i < B; i++)
                     ids[i] = ls_id_num((uint64_t)k * 1000000 + b * B + (uint64_t)i);
-                fill(v, b);
+                fill(v, b, B);
                 if (ls_upsert(ws, "rw", B, ids, v, DIM, NULL))
                     _exit(3);
             }
@@ -266,7 +272,9 @@ int main(void)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         return 1;
-    test_crash();
+    test_crash("crash");
+    cb = 300;
+    test_crash("crash_seg");
     test_reader_writer();
     test_alias_switch();
     if (system(cmd) != 0)
