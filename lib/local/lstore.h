@@ -189,6 +189,11 @@ int ls_aliases_list(ls_names **out, ls_store *s, const char *collection);
  * (payload not a JSON object, bad id), LS_EBUSY, LS_EIO. Nothing is written on error. */
 int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, const float *vectors,
               size_t dim, const char *const *payloads);
+/* ls_upsert for a caller that has already run ls_json_canonical_object on the payloads:
+ * canonical[i] != 0 when payloads[i] passed it (it is not checked again). canonical may be NULL. */
+int ls_upsert_known(ls_store *s, const char *collection, size_t n, const ls_id *ids,
+                    const float *vectors, size_t dim, const char *const *payloads,
+                    const unsigned char *canonical);
 
 /* Deletes the points among ids that exist (one transaction); *out (optional): how many. */
 int ls_delete(uint64_t *out, ls_store *s, const char *collection, const ls_id *ids, size_t n);

@@ -2037,6 +2037,13 @@ static int upsert_rows(ls_store *s, lcoll *c, size_t n, const ls_id *ids, const 
 int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, const float *vectors,
               size_t dim, const char *const *payloads)
 {
+    return ls_upsert_known(s, collection, n, ids, vectors, dim, payloads, NULL);
+}
+
+int ls_upsert_known(ls_store *s, const char *collection, size_t n, const ls_id *ids,
+                    const float *vectors, size_t dim, const char *const *payloads,
+                    const unsigned char *canonical)
+{
     ENTER(s);
     if (!collection || (n && (!ids || !vectors)))
         return seterr(s, LS_EINVAL, "collection, ids and vectors are required");
@@ -2061,7 +2068,7 @@ int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, c
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     for (size_t i = 0; i < n; i++) {
         const char *t = payloads ? payloads[i] : NULL;
-        if (t && ls_json_canonical_object(t, strlen(t))) {
+        if (t && ((canonical && canonical[i]) || ls_json_canonical_object(t, strlen(t)))) {
             /* already what json-c would store: kept as given (copied only into a loaded
              * collection), parsed only when a filter or a reader needs it */
             pp[i].bind = t;

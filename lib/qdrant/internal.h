@@ -146,9 +146,11 @@ int ql_alias_update(qdrant_client *c, int op, const char *a, const char *b);
 int ql_aliases_list(qdrant_alias_list **out, qdrant_client *c, const char *collection);
 /* Checks every point as the HTTP path does (ids, finite floats, payloads), then writes them
  * in one transaction. */
-/* checked: 1 when the caller has already checked ids, vectors and payloads (the uploader) */
+/* checked: 1 when the caller has already checked ids, vectors and payloads (the uploader);
+ * canon (optional): canon[i] != 0 when payloads[i] passed ls_json_canonical_object. */
 int ql_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_point_id *ids,
-              const float *vectors, size_t dim, const char *const *payloads, int checked);
+              const float *vectors, size_t dim, const char *const *payloads, int checked,
+              const unsigned char *canon);
 int ql_delete(qdrant_client *c, const char *collection, const qdrant_point_id *ids, size_t n);
 int ql_delete_by_filter(qdrant_client *c, const char *collection, const qdrant_filter *f);
 int ql_get(qdrant_point_list **out, qdrant_client *c, const char *collection,

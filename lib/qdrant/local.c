@@ -419,7 +419,8 @@ static int take_points(qdrant_point_list **out, qdrant_client *c, ls_points *lp)
 }
 
 int ql_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_point_id *ids,
-              const float *vectors, size_t dim, const char *const *payloads, int checked)
+              const float *vectors, size_t dim, const char *const *payloads, int checked,
+              const unsigned char *canon)
 {
     /* The checks (and messages) of the HTTP path's body builder, before anything is written. */
     for (size_t i = 0; i < n && !checked; i++) {
@@ -439,8 +440,8 @@ int ql_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_p
     ls_id *lids = ids_to_ls(c, ids, n);
     if (!lids)
         return QDRANT_ENOMEM;
-    rc =
-        ls_fail(c, ls_upsert(c->local, collection, n, lids, vectors, dim, payloads), QDRANT_EINVAL);
+    rc = ls_fail(c, ls_upsert_known(c->local, collection, n, lids, vectors, dim, payloads, canon),
+                 QDRANT_EINVAL);
     free(lids);
     return rc;
 }

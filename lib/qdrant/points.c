@@ -233,7 +233,7 @@ QDRANT_API int qdrant_points_upsert(qdrant_client *c, const char *collection, si
     if (dim > SIZE_MAX / sizeof(float) / n)
         return qd_set_err(c, QDRANT_EINVAL, "n * dim overflows");
     if (c->local_dir)
-        return ql_upsert(c, collection, n, ids, vectors, dim, payloads, 0);
+        return ql_upsert(c, collection, n, ids, vectors, dim, payloads, 0, NULL);
     rc = qd_upsert_body(&c->body, n, ids, vectors, dim, payloads, c->errmsg, sizeof c->errmsg);
     if (rc)
         return rc;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "lstore.h"
 
 enum { B_PENDING, B_RUNNING, B_DONE, B_FAILED };
 
@@ -28,6 +29,7 @@ typedef struct {
     const qdrant_point_id *ids;
     const float *vectors;
     const char *const *payloads;
+    unsigned char *canon; /* local mode: which payloads passed ls_json_canonical_object */
     batch **b; /* each batch allocated on its own: the pool holds pointers to their jobs */
     size_t nb, cap;
     size_t next_scan; /* batches before this one are no longer pending */
@@ -255,9 +257,9 @@ static void run_local(upload *u, const char *collection)
             settle(u, x, B_FAILED, QDRANT_ESTOPPED, "stopped by the progress callback");
             continue;
         }
-        int rc =
-            ql_upsert(u->c, collection, x->count, u->ids + x->start, u->vectors + x->start * u->dim,
-                      u->dim, u->payloads ? u->payloads + x->start : NULL, 1);
+        int rc = ql_upsert(
+            u->c, collection, x->count, u->ids + x->start, u->vectors + x->start * u->dim, u->dim,
+            u->payloads ? u->payloads + x->start : NULL, 1, u->canon ? u->canon + x->start : NULL);
         if (rc == QDRANT_ENOMEM)
             u->fatal = 1;
         settle(u, x, rc ? B_FAILED : B_DONE, rc, rc ? u->c->errmsg : NULL);
@@ -336,26 +338,50 @@ QDRANT_API int qdrant_points_upload(qdrant_upload_result **out, qdrant_client *c
         return qd_set_err(c, QDRANT_EINVAL, "invalid upload options");
     if (n && (!ids || !vectors || dim == 0))
         return qd_set_err(c, QDRANT_EINVAL, "ids and vectors are required");
-    /* Check every point before sending anything: bad input loses nothing. */
+    /* Check every point before sending anything: bad input loses nothing. In local mode the
+     * store's own payload check (the text json-c would keep as it is) comes first, and what it
+     * accepts is not checked again by the store. */
+    unsigned char *canon = c->local_dir && payloads ? malloc(n ? n : 1) : NULL;
+    if (c->local_dir && payloads && !canon)
+        return qd_nomem(c);
     for (size_t i = 0; i < n; i++) {
         char tmp[QDRANT_POINT_ID_STRLEN];
-        if (qdrant_point_id_format(tmp, sizeof tmp, &ids[i]) != QDRANT_OK)
+        if (qdrant_point_id_format(tmp, sizeof tmp, &ids[i]) != QDRANT_OK) {
+            free(canon);
             return qd_set_err(c, QDRANT_EINVAL, "point %zu: invalid id", i);
+        }
         const float *v = vectors + i * dim;
+        float acc = 0.0f; /* without an early exit the loop vectorises; NaN/Inf * 0 is NaN */
         for (size_t k = 0; k < dim; k++)
-            if (!(v[k] - v[k] == 0.0f))
+            acc += v[k] * 0.0f;
+        for (size_t k = 0; acc != 0.0f && k < dim; k++)
+            if (!(v[k] - v[k] == 0.0f)) {
+                free(canon);
                 return qd_set_err(c, QDRANT_EINVAL,
                                   "point %zu: vector element %zu is NaN or "
                                   "infinite",
                                   i, k);
-        if (payloads && payloads[i] && !qd_json_valid(payloads[i], strlen(payloads[i]), 1))
+            }
+        if (!payloads || !payloads[i]) {
+            if (canon)
+                canon[i] = 0;
+            continue;
+        }
+        size_t len = strlen(payloads[i]);
+        if (canon && (canon[i] = (unsigned char)ls_json_canonical_object(payloads[i], len)))
+            continue;
+        if (!qd_json_valid(payloads[i], len, 1)) {
+            free(canon);
             return qd_set_err(c, QDRANT_EINVAL, "point %zu: payload is not a JSON object", i);
+        }
     }
     qdrant_write_options w = QDRANT_WRITE_OPTIONS_INIT;
     w.wait = opts->wait;
     w.ordering = opts->ordering;
-    if ((rc = qd_check_write_options(c, &w)) != QDRANT_OK)
+    if ((rc = qd_check_write_options(c, &w)) != QDRANT_OK) {
+        free(canon);
         return rc;
+    }
     char *url = NULL;
     if (!c->local_dir) {
         rc_buf q = RC_BUF_INIT;
@@ -378,6 +404,7 @@ QDRANT_API int qdrant_points_upload(qdrant_upload_result **out, qdrant_client *c
     u.ids = ids;
     u.vectors = vectors;
     u.payloads = payloads;
+    u.canon = canon;
     u.prog.points_total = n;
     u.tok = json_tokener_new_ex(QD_JSON_DEPTH);
     rc_http_pool *pool = NULL;
@@ -415,6 +442,7 @@ QDRANT_API int qdrant_points_upload(qdrant_upload_result **out, qdrant_client *c
         free(u.b[i]);
     }
     free(u.b);
+    free(u.canon);
     rc_http_pool_free(pool);
     if (u.tok)
         json_tokener_free(u.tok);

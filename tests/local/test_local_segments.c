@@ -407,9 +407,9 @@ static void test_readers_during_compaction(void)
         }
         for (size_t i = 0; i < p->count; i++) {
             int ver = 0;
-            const char *v = strstr(p->points[i].payload, "\"ver\":");
-            if (v)
-                ver = atoi(v + 6);
+            const char *vp = strstr(p->points[i].payload, "\"ver\":");
+            if (vp)
+                ver = atoi(vp + 6);
             float want[DIM];
             vec_of(want, p->points[i].id.num, ver);
             bad += memcmp(want, p->points[i].vector, sizeof want) != 0;
