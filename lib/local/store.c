@@ -1296,6 +1296,12 @@ static int seg_append(ls_store *s, lcoll *c, const float *src, size_t n, int64_t
     }
     if ((r = seg_write(s, c, c->sfd, c->sgen, c->snext, src, n)))
         return r;
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* start the writeback now: the rows are inserted meanwhile, and seg_sync before the commit
+     * then waits for less (these pages are not written again, so nothing waits on them) */
+    sync_file_range(c->sfd, (off_t)(SEG_HDR + (uint64_t)c->snext * SEG_REC(c->dim)),
+                    (off_t)(n * SEG_REC(c->dim)), SYNC_FILE_RANGE_WRITE);
+#endif
     sqlite3_stmt *st = stmt(s, "UPDATE segs SET next = next + ?1 WHERE cid = ?2");
     if (!st)
         return LS_EIO;
