@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,12 +66,13 @@ typedef struct lcoll {
     uint32_t *order; /* n slots sorted by id, valid when order_ok */
     int order_ok;
     /* vector segment (see "vector segments"): generation (0: none) and records in use, as the
-     * snapshot has them; the open file and its read-only mapping */
+     * snapshot has them; the open file, the records its size is known to hold, and a window of
+     * records [wlo, whi) read from it */
     int64_t sgen, snext;
     int sfd; /* -1: none */
-    int64_t sfd_gen;
-    unsigned char *smap;
-    size_t smaplen;
+    int64_t sfd_gen, sfits;
+    unsigned char *win;
+    int64_t wlo, whi;
 } lcoll;
 
 typedef struct stmt_ent {
@@ -1088,14 +1088,15 @@ void ls_close(ls_store *s)
  * p<cid>). When SEG_COMPACT_MIN or more and at least half of the records are dead, the writer
  * copies the live ones to generation gen + 1 in its transaction and removes the old file after
  * the commit; a reader whose snapshot still names a removed generation starts its call again.
- * Readers map the file read-only; a generation is never rewritten once committed. */
+ * A generation's records below `next` are never rewritten once committed. */
 #define SEG_MAGIC "LSVSEG1" /* 8 bytes with its NUL */
 #define SEG_HDR 64
 #define SEG_REC(dim) ((dim) * sizeof(float) + 8)
 #define SEG_MIN_POINTS 256
 #define SEG_COMPACT_MIN 4096
-#define SEG_GONE (-1000) /* internal: the snapshot's generation has been removed */
-#define SEG_IO_CHUNK 512 /* records written per pwrite */
+#define SEG_GONE (-1000)      /* internal: the snapshot's generation has been removed */
+#define SEG_IO_CHUNK 512      /* records written per pwrite */
+#define SEG_WINDOW (1u << 20) /* bytes read at a time in a scan */
 
 static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
 {
@@ -1136,14 +1137,13 @@ static void seg_header(unsigned char h[SEG_HDR], const lcoll *c, int64_t gen)
 
 static void seg_close(lcoll *c)
 {
-    if (c->smap)
-        munmap(c->smap, c->smaplen);
     if (c->sfd >= 0)
         close(c->sfd);
-    c->smap = NULL;
-    c->smaplen = 0;
+    free(c->win);
+    c->win = NULL;
+    c->wlo = c->whi = 0;
     c->sfd = -1;
-    c->sfd_gen = 0;
+    c->sfd_gen = c->sfits = 0;
 }
 
 /* Opens generation gen of c's segment into *out: a new file (header written) when create, else
@@ -1178,7 +1178,8 @@ static int seg_open(ls_store *s, lcoll *c, int64_t gen, int create, int *out)
     return 0;
 }
 
-/* Maps c's segment as the current transaction's snapshot names it (nothing to do without one). */
+/* Readies c's segment as the current transaction's snapshot names it (nothing to do without
+ * one): the file open and long enough for its records. */
 static int seg_map(ls_store *s, lcoll *c)
 {
     if (!c->sgen)
@@ -1191,26 +1192,48 @@ static int seg_map(ls_store *s, lcoll *c)
             return r;
         c->sfd_gen = c->sgen;
     }
-    size_t need = SEG_HDR + (size_t)c->snext * SEG_REC(c->dim);
-    if (c->smaplen >= need)
+    if (c->sfits >= c->snext)
         return 0;
     struct stat st;
     if (fstat(c->sfd, &st) != 0)
         return seterr(s, LS_EIO, "collection `%s`: vector segment: %s", c->name, strerror(errno));
-    if ((uint64_t)st.st_size < need)
+    if ((uint64_t)st.st_size < SEG_HDR + (uint64_t)c->snext * SEG_REC(c->dim))
         return seterr(s, LS_ECORRUPT,
                       "collection `%s`: the vector segment is shorter than its points need",
                       c->name);
-    if (c->smap)
-        munmap(c->smap, c->smaplen);
-    c->smap = NULL;
-    c->smaplen = 0;
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, c->sfd, 0);
-    if (m == MAP_FAILED)
-        return seterr(s, errno == ENOMEM ? LS_ENOMEM : LS_EIO,
-                      "collection `%s`: mapping the vector segment: %s", c->name, strerror(errno));
-    c->smap = m;
-    c->smaplen = (size_t)st.st_size;
+    c->sfits = c->snext;
+    return 0;
+}
+
+/* Reads records from rn on into c's window: a large block when the reads go in order (rn just
+ * past the window: a scan), a few records otherwise (look-ups). Read, not mapped: a mapping's
+ * pages would count against the process's memory as a scan touches them. */
+static int seg_fill(ls_store *s, lcoll *c, int64_t rn)
+{
+    size_t rec = SEG_REC(c->dim), big = SEG_WINDOW / rec ? SEG_WINDOW / rec : 1;
+    size_t want = rn == c->whi ? big : 8;
+    if ((int64_t)want > c->snext - rn)
+        want = (size_t)(c->snext - rn);
+    if (!c->win && !(c->win = malloc(big * rec)))
+        return nomem(s);
+    c->wlo = c->whi = 0;
+    size_t got = 0, len = want * rec;
+    uint64_t off = SEG_HDR + (uint64_t)rn * rec;
+    while (got < len) {
+        ssize_t k = pread(c->sfd, c->win + got, len - got, (off_t)(off + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return seterr(s, LS_EIO, "collection `%s`: reading vectors: %s", c->name,
+                          strerror(errno));
+        if (k == 0)
+            return seterr(s, LS_ECORRUPT,
+                          "collection `%s`: the vector segment is shorter than its points need",
+                          c->name);
+        got += (size_t)k;
+    }
+    c->wlo = rn;
+    c->whi = rn + (int64_t)want;
     return 0;
 }
 
@@ -1224,14 +1247,17 @@ static int seg_map_w(ls_store *s, lcoll *c)
 }
 
 /* The vector of st's current row (column col): the blob in the row, or the segment record the
- * row names, checked. NULL (the error set) when it is damaged. */
+ * row names, checked. NULL (the error set) when it is damaged. Valid until the next call for c. */
 static const float *row_vec(ls_store *s, lcoll *c, sqlite3_stmt *st, int col)
 {
     size_t rec = SEG_REC(c->dim);
     if (sqlite3_column_type(st, col) == SQLITE_INTEGER) {
         int64_t rn = sqlite3_column_int64(st, col);
-        if (rn >= 0 && rn < c->snext && c->smap && SEG_HDR + (size_t)(rn + 1) * rec <= c->smaplen) {
-            const unsigned char *p = c->smap + SEG_HDR + (size_t)rn * rec;
+        if (rn >= 0 && rn < c->snext && c->sfd >= 0 && c->sfd_gen == c->sgen &&
+            (rn >= c->wlo && rn < c->whi ? 0 : seg_fill(s, c, rn)) != 0)
+            return NULL;
+        if (rn >= 0 && rn < c->snext && rn >= c->wlo && rn < c->whi) {
+            const unsigned char *p = c->win + (size_t)(rn - c->wlo) * rec;
             uint64_t chk;
             memcpy(&chk, p + rec - 8, 8);
             if (rc_check64(p, rec - 8, seg_seed(c, c->sgen, rn)) == chk)
