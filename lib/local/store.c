@@ -1343,8 +1343,8 @@ static int seg_append(ls_store *s, lcoll *c, const float *src, size_t n, int64_t
 }
 
 /* Inside a write transaction, after c's points changed: copies the live records to a new
- * generation when enough of them are dead (*compacted = 1; the caller removes the other
- * generations once it has committed). */
+ * generation (in row order, which scans read in) when enough of them are dead (*compacted = 1; the
+ * caller removes the other generations once it has committed). */
 static int seg_settle(ls_store *s, lcoll *c, int64_t dead_add, int *compacted)
 {
     *compacted = 0;
@@ -1373,7 +1373,7 @@ static int seg_settle(ls_store *s, lcoll *c, int64_t dead_add, int *compacted)
         return r;
     char sql[200];
     st = stmt(s, table(sql, sizeof sql,
-                       "SELECT rid, vec FROM p%lld WHERE typeof(vec) = 'integer' ORDER BY vec",
+                       "SELECT rid, vec FROM p%lld WHERE typeof(vec) = 'integer' ORDER BY rid",
                        (long long)c->cid));
     if (!st)
         return LS_EIO;
