@@ -13,9 +13,11 @@
  * not used, so the cache can miss but never answers a wrong vector. A later record of the same
  * key wins.
  *
- * Each handle indexes a file when first used (one sequential read) and reads only what other
- * processes appended since, when it misses. Hits are read with one pread() per run of adjacent
- * records (a batch stored together is read back together). */
+ * Each handle indexes a file when first used (one sequential read of its keys) and reads only
+ * what other processes appended since, when it misses; what it appends itself it indexes as it
+ * writes. A record's check is verified when the record is hit, not when it is indexed: every
+ * vector answered has just passed its check, and the scan does no hashing. Hits are read with
+ * one pread() per run of adjacent records (a batch stored together is read back together). */
 #include "internal.h"
 
 #include "check64.h"
@@ -58,6 +60,8 @@ struct rp_cache {
     size_t nsp;
     unsigned char *buf; /* scratch for records */
     size_t bufcap;
+    uint64_t *offs; /* scratch: the record offset of each key of a lookup, 0 for a miss */
+    size_t offcap;
     char err[512];
 };
 
@@ -105,9 +109,9 @@ static ent *find(space *s, uint64_t k0, uint64_t k1)
     }
 }
 
-static int grow(space *s)
+/* Rehashes into a table of at least cap slots (a power of two). */
+static int rehash(space *s, size_t cap)
 {
-    size_t cap = s->cap ? s->cap * 2 : 1024;
     ent *t = calloc(cap, sizeof *t);
     if (!t)
         return -1;
@@ -127,6 +131,19 @@ static int grow(space *s)
     return 0;
 }
 
+/* Makes room for n entries at most half the table's slots (short probe chains). */
+static int reserve(space *s, size_t n)
+{
+    if (n * 2 <= s->cap)
+        return 0;
+    if (n > SIZE_MAX / 4 / sizeof(ent))
+        return -1;
+    size_t cap = s->cap ? s->cap : 1024;
+    while (cap < n * 2)
+        cap *= 2;
+    return rehash(s, cap);
+}
+
 static int index_put(space *s, uint64_t k0, uint64_t k1, uint64_t off)
 {
     ent *e = find(s, k0, k1);
@@ -134,7 +151,7 @@ static int index_put(space *s, uint64_t k0, uint64_t k1, uint64_t off)
         e->off = off;
         return 0;
     }
-    if ((s->n + 1) * 2 > s->cap && grow(s))
+    if (reserve(s, s->n + 1))
         return -1;
     size_t i = slot_of(s, k0);
     while (s->tab[i].off)
@@ -273,7 +290,13 @@ out:
     return RP_OK;
 }
 
-/* Indexes the records appended since the last scan. */
+/* Indexes the records appended since the last scan: their keys only. A record's check is not
+ * computed here but when it is hit (read_hits), so a scan reads each record once from the page
+ * cache and hashes 16 bytes of it instead of all of it; a damaged record is still a miss, and
+ * records that are never looked up are never checked. The cost: a damaged record shadows an
+ * older intact copy of the same key (a miss where the eager check found a hit); a record whose
+ * key bytes are damaged is indexed under a key no text has. Zeroed keys (a hole left by a crash)
+ * are never indexed: key_of() cannot make one. */
 static int space_refresh(rp_cache *c, space *sp)
 {
     if (sp->fd < 0)
@@ -284,6 +307,11 @@ static int space_refresh(rp_cache *c, space *sp)
     uint64_t end = (uint64_t)st.st_size;
     if (end < sp->scanned) /* cut back by a writer repairing a torn tail */
         sp->scanned = end - (end - HDR_SIZE) % sp->rec;
+    if (end - sp->scanned < sp->rec)
+        return RP_OK;
+    /* one growth of the table for all the new records, instead of doubling as they come */
+    if (reserve(sp, sp->n + (size_t)((end - sp->scanned) / sp->rec)))
+        return c_fail(c, RP_ENOMEM, "out of memory");
     size_t per = SCAN_BLOCK / sp->rec ? SCAN_BLOCK / sp->rec : 1;
     if (scratch(c, per * sp->rec))
         return c_fail(c, RP_ENOMEM, "out of memory");
@@ -298,12 +326,9 @@ static int space_refresh(rp_cache *c, space *sp)
         if (!recs)
             break;
         for (size_t i = 0; i < recs; i++) {
-            const unsigned char *r = c->buf + i * sp->rec;
-            uint64_t k[2], chk;
-            memcpy(k, r, 16);
-            memcpy(&chk, r + sp->rec - 8, 8);
-            if ((k[0] || k[1]) && rc_check64(r, sp->rec - 8, 0) == chk &&
-                index_put(sp, k[0], k[1], sp->scanned + i * sp->rec))
+            uint64_t k[2];
+            memcpy(k, c->buf + i * sp->rec, 16);
+            if ((k[0] || k[1]) && index_put(sp, k[0], k[1], sp->scanned + i * sp->rec))
                 return c_fail(c, RP_ENOMEM, "out of memory");
         }
         sp->scanned += recs * sp->rec;
@@ -384,6 +409,7 @@ void rp_cache_free(rp_cache *c)
         space_free(c->sp[i]);
     free(c->sp);
     free(c->buf);
+    free(c->offs);
     free(c->dir);
     free(c);
 }
@@ -411,28 +437,46 @@ int rp_cache_open(rp_cache **out, const char *dir, char *err, size_t errlen)
     return RP_OK;
 }
 
-/* Reads the hits among keys k[0..n) of sp into out (dim floats each) and sets found[i]; adjacent
- * records are read together. A record whose check fails is dropped from the index (a miss). */
-static int read_hits(rp_cache *c, space *sp, float *out, int *found, const uint64_t (*k)[2],
-                     size_t n)
+/* Sets off[i] to the offset of key k[i]'s record, or 0 when it is not indexed, for the keys
+ * whose off[i] is 0 on entry; returns the number still 0. The table outgrows the CPU caches and
+ * the keys of a batch are independent, so each key's first slot is prefetched a few keys ahead
+ * instead of waiting on one cache miss after another. */
+static size_t locate(space *s, uint64_t *off, const uint64_t (*k)[2], size_t n)
 {
+    enum { AHEAD = 8 };
+    size_t miss = 0;
+    for (size_t i = 0; s->cap && i < n && i < AHEAD; i++)
+        __builtin_prefetch(&s->tab[slot_of(s, k[i][0])]);
+    for (size_t i = 0; i < n; i++) {
+        if (s->cap && i + AHEAD < n)
+            __builtin_prefetch(&s->tab[slot_of(s, k[i + AHEAD][0])]);
+        if (off[i])
+            continue;
+        const ent *e = find(s, k[i][0], k[i][1]);
+        off[i] = e ? e->off : 0;
+        miss += !e;
+    }
+    return miss;
+}
+
+/* Reads the records at off[0..n) (0: a miss) into out (dim floats each) and sets found[i]; a
+ * run of records that follow each other in the file is read with one pread() (a batch stored
+ * together is read back together). Each record is checked here, as it is used (the scan does
+ * not check): one whose check or key does not match is dropped from the index, a miss. */
+static int read_hits(rp_cache *c, space *sp, float *out, int *found, const uint64_t (*k)[2],
+                     const uint64_t *off, size_t n)
+{
+    memset(found, 0, n * sizeof *found);
     size_t i = 0;
     while (i < n) {
-        ent *e = find(sp, k[i][0], k[i][1]);
-        found[i] = 0;
-        if (!e) {
+        if (!off[i]) {
             i++;
             continue;
         }
-        /* a run of keys whose records follow each other in the file */
-        uint64_t start = e->off;
+        uint64_t start = off[i];
         size_t j = i + 1;
-        while (j < n && j - i < 256) {
-            ent *f = find(sp, k[j][0], k[j][1]);
-            if (!f || f->off != start + (j - i) * sp->rec)
-                break;
+        while (j < n && j - i < 256 && off[j] == start + (j - i) * sp->rec)
             j++;
-        }
         size_t len = (j - i) * sp->rec;
         if (scratch(c, len))
             return c_fail(c, RP_ENOMEM, "out of memory");
@@ -446,7 +490,7 @@ static int read_hits(rp_cache *c, space *sp, float *out, int *found, const uint6
                 (memcpy(&chk, r + sp->rec - 8, 8), rc_check64(r, sp->rec - 8, 0) != chk) ||
                 memcmp(r, k[m], 16) != 0) {
                 ent *f = find(sp, k[m][0], k[m][1]);
-                if (f)
+                if (f && f->off == off[m])
                     index_del(sp, f);
                 continue;
             }
@@ -458,7 +502,8 @@ static int read_hits(rp_cache *c, space *sp, float *out, int *found, const uint6
     return RP_OK;
 }
 
-/* Looks keys up: opens and refreshes the file as needed. */
+/* Looks keys up: opens the file as needed, and indexes what was appended since the last scan
+ * when a key is not in the index. */
 static int lookup(rp_cache *c, space *sp, float *out, int *found, const uint64_t (*k)[2], size_t n)
 {
     int absent = 0, rc = space_open(c, sp, 0, &absent);
@@ -467,12 +512,21 @@ static int lookup(rp_cache *c, space *sp, float *out, int *found, const uint64_t
             found[i] = 0;
         return rc;
     }
-    int miss = sp->scanned == HDR_SIZE; /* never scanned */
-    for (size_t i = 0; !miss && i < n; i++)
-        miss = find(sp, k[i][0], k[i][1]) == NULL;
-    if (miss && (rc = space_refresh(c, sp)))
-        return rc;
-    return read_hits(c, sp, out, found, k, n);
+    if (n > c->offcap) {
+        uint64_t *o = realloc(c->offs, n * sizeof *o);
+        if (!o)
+            return c_fail(c, RP_ENOMEM, "out of memory");
+        c->offs = o;
+        c->offcap = n;
+    }
+    uint64_t *off = c->offs;
+    memset(off, 0, n * sizeof *off);
+    if (locate(sp, off, k, n)) {
+        if ((rc = space_refresh(c, sp)))
+            return rc;
+        locate(sp, off, k, n);
+    }
+    return read_hits(c, sp, out, found, k, off, n);
 }
 
 /* Appends n records (keys k, vectors v) at the end of the file, cutting a torn tail first. */

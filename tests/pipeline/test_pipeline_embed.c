@@ -546,6 +546,170 @@ static void test_cache_files(void)
     ok(system(cmd) == 0, "cleanup");
 }
 
+/* Overwrites len bytes at off of path with byte b (b < 0: flips each byte). */
+static int damage(const char *path, long off, size_t len, int b)
+{
+    FILE *f = fopen(path, "r+b");
+    int ok_ = f != NULL;
+    for (size_t i = 0; ok_ && i < len; i++) {
+        int c = 0;
+        if (b < 0)
+            ok_ = fseek(f, off + (long)i, SEEK_SET) == 0 && (c = fgetc(f)) != EOF;
+        ok_ =
+            ok_ && fseek(f, off + (long)i, SEEK_SET) == 0 && fputc(b < 0 ? c ^ 0xff : b, f) != EOF;
+    }
+    if (f)
+        ok_ = fclose(f) == 0 && ok_;
+    return ok_;
+}
+
+#define NLAZY 1500
+/* Records are checked when hit, not when indexed: big batches in any order (runs, duplicates,
+ * misses among hits), damage present when the file is indexed (floats, key bytes, a zeroed
+ * record, a torn record of whole size) is a miss at the hit, then stored again and found. */
+static void test_cache_lazy_check(void)
+{
+    char dir[64] = "/tmp/rp_cachel_XXXXXX";
+    ok(mkdtemp(dir) != NULL, "temp dir");
+    char cdir[128], path[512], err[256];
+    snprintf(cdir, sizeof cdir, "%s/cache", dir);
+    counting ce = {{&counting_vt}, NULL, 0, 0, 0};
+    rp_embedder_hash_new(&ce.inner, 16);
+    static char text[NLAZY + 10][32], hash[NLAZY + 10][RP_HASH_HEX];
+    static const char *tp[NLAZY + 10], *hp[NLAZY + 10];
+    for (int i = 0; i < NLAZY + 10; i++) {
+        snprintf(text[i], sizeof text[i], "lazy text %d", i);
+        rp_hash_hex(hash[i], text[i], strlen(text[i]));
+        tp[i] = text[i];
+        hp[i] = hash[i];
+    }
+    /* a stores NLAZY texts, 64 at a time (as the embed step does) */
+    float *ref = malloc(NLAZY * 16 * sizeof *ref), *v = NULL;
+    rp_cache *a = NULL;
+    is_int(rp_cache_open(&a, cdir, err, sizeof err), 0, "open a");
+    size_t hits = 0, stored = 0;
+    for (int i = 0; i < NLAZY; i += 64) {
+        int m = NLAZY - i < 64 ? NLAZY - i : 64;
+        if (rp_embed_cached(&v, &hits, a, &ce.base, tp + i, hp + i, (size_t)m) == 0 && ref)
+            memcpy(ref + i * 16, v, (size_t)m * 16 * sizeof *v);
+        free(v);
+        v = NULL;
+        stored += (size_t)m - hits;
+    }
+    is_int(stored, NLAZY, "a: all stored");
+    is_int(cache_file(path, sizeof path, cdir), 1, "one cache file");
+    long rec = 16 + 16 * 4 + 8;
+    is_int((long)file_size(path), 1024 + NLAZY * rec, "one record each");
+
+    /* b (a fresh handle) in one batch: every other text backwards, then a run forwards, a
+     * duplicate, and unknown texts among them */
+    static const char *bt[NLAZY], *bh[NLAZY];
+    static int want[NLAZY];
+    size_t nb = 0;
+    for (int i = NLAZY - 1; i >= 0; i -= 2)
+        want[nb++] = i;
+    for (int i = 100; i < 700; i++)
+        want[nb++] = i;
+    want[nb++] = 3;
+    want[nb++] = 3;
+    for (int i = 0; i < 10; i++)
+        want[nb++] = NLAZY + i;
+    for (size_t i = 0; i < nb; i++) {
+        bt[i] = tp[want[i]];
+        bh[i] = hp[want[i]];
+    }
+    rp_cache *b = NULL;
+    is_int(rp_cache_open(&b, cdir, err, sizeof err), 0, "open b");
+    ce.embedded = 0;
+    is_int(rp_embed_cached(&v, &hits, b, &ce.base, bt, bh, nb), 0, "b: one big batch");
+    is_int(hits, nb - 10, "b: every stored text is a hit");
+    is_int(ce.embedded, 10, "b: only the unknown texts embedded");
+    int same = v && ref;
+    for (size_t i = 0; same && i < nb; i++)
+        same = want[i] >= NLAZY || !memcmp(v + i * 16, ref + want[i] * 16, 16 * sizeof *v);
+    ok(same, "b: each hit is its text's vector");
+    free(v);
+    v = NULL;
+
+    /* damage before any handle indexes the file: record 5's floats, record 9's key, record 7
+     * zeroed (a hole), record 11 a whole-size record whose floats were never written */
+    long r5 = 1024 + 5 * rec, r7 = 1024 + 7 * rec, r9 = 1024 + 9 * rec, r11 = 1024 + 11 * rec;
+    ok(damage(path, r5 + 16 + 8, 1, 0x77), "record 5: a float damaged");
+    ok(damage(path, r7, (size_t)rec, 0), "record 7 zeroed");
+    ok(damage(path, r9 + 3, 1, -1), "record 9: a key byte damaged");
+    ok(damage(path, r11 + 16, (size_t)rec - 16, 0), "record 11: all but its key zeroed");
+    rp_cache *c = NULL;
+    is_int(rp_cache_open(&c, cdir, err, sizeof err), 0, "open c");
+    float one[16];
+    int found = 0, lost[] = {5, 7, 9, 11}, kept[] = {4, 6, 8, 10, 12};
+    int misses = 0, right = 0;
+    for (int i = 0; i < 4; i++) {
+        found = 1;
+        rp_cache_get(c, one, &found, "counting", "m", 16, hp[lost[i]]);
+        misses += !found;
+    }
+    is_int(misses, 4, "c: each damaged record is a miss when hit");
+    for (int i = 0; i < 5; i++) {
+        found = 0;
+        rp_cache_get(c, one, &found, "counting", "m", 16, hp[kept[i]]);
+        right += found && ref && !memcmp(one, ref + kept[i] * 16, sizeof one);
+    }
+    is_int(right, 5, "c: their neighbours are hits with their own vectors");
+    /* the same batch again through c: the damaged ones are embedded and stored again */
+    const char *lt[4] = {tp[5], tp[7], tp[9], tp[11]}, *lh[4] = {hp[5], hp[7], hp[9], hp[11]};
+    ce.embedded = 0;
+    is_int(rp_embed_cached(&v, &hits, c, &ce.base, lt, lh, 4), 0, "c: the damaged texts");
+    is_int(hits, 0, "c: no hits");
+    is_int(ce.embedded, 4, "c: all 4 embedded again");
+    same = v && ref;
+    for (int i = 0; same && i < 4; i++)
+        same = !memcmp(v + i * 16, ref + lost[i] * 16, 16 * sizeof *v);
+    ok(same, "c: the right vectors");
+    free(v);
+    v = NULL;
+    ce.embedded = 0;
+    is_int(rp_embed_cached(&v, &hits, c, &ce.base, lt, lh, 4), 0, "c: again");
+    is_int(hits, 4, "c: the stored copies are hits");
+    free(v);
+    v = NULL;
+    rp_cache *d = NULL;
+    is_int(rp_cache_open(&d, cdir, err, sizeof err), 0, "open d");
+    is_int(rp_embed_cached(&v, &hits, d, &ce.base, lt, lh, 4), 0, "d: a fresh handle");
+    is_int(hits, 4, "d: the later intact copies win");
+    same = v && ref;
+    for (int i = 0; same && i < 4; i++)
+        same = !memcmp(v + i * 16, ref + lost[i] * 16, 16 * sizeof *v);
+    ok(same, "d: the right vectors");
+    free(v);
+    v = NULL;
+
+    /* a later copy that is damaged may hide an intact older one (the scan does not check), but
+     * it is never answered */
+    float other[16];
+    for (int i = 0; i < 16; i++)
+        other[i] = (float)i;
+    off_t before = file_size(path);
+    is_int(rp_cache_put(a, "counting", "m", 16, hp[20], other), 0, "a: a second copy of 20");
+    ok(damage(path, (long)before + 16, 4, 0x55), "the second copy damaged");
+    rp_cache *e = NULL;
+    is_int(rp_cache_open(&e, cdir, err, sizeof err), 0, "open e");
+    found = 0;
+    is_int(rp_cache_get(e, one, &found, "counting", "m", 16, hp[20]), 0, "e: get 20");
+    ok(!found || (ref && !memcmp(one, ref + 20 * 16, sizeof one)),
+       "e: a miss or the older intact copy, never the damaged one");
+
+    free(ref);
+    rp_cache_free(a);
+    rp_cache_free(b);
+    rp_cache_free(c);
+    rp_cache_free(d);
+    rp_cache_free(e);
+    rp_embedder_free(ce.inner);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ok(system(cmd) == 0, "cleanup");
+}
+
 int main(void)
 {
     test_hash_embedder();
@@ -553,5 +717,6 @@ int main(void)
     test_openai();
     test_cache();
     test_cache_files();
+    test_cache_lazy_check();
     return tap_done();
 }
