@@ -1377,41 +1377,45 @@ static int seg_settle(ls_store *s, lcoll *c, int64_t dead_add, int *compacted)
                        (long long)c->cid));
     if (!st)
         return LS_EIO;
-    size_t n = 0, cap = 0;
+    /* the live records stream into the new file SEG_IO_CHUNK at a time; only the row ids of
+     * the points are kept (to renumber them after the walk) */
+    size_t n = 0, cap = 0, k = 0;
     int64_t *rids = NULL;
-    float *vecs = NULL;
+    float *chunk = malloc(SEG_IO_CHUNK * c->dim * sizeof *chunk);
     int fd = -1;
     int64_t gen = c->sgen + 1;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (!chunk)
+        r = nomem(s);
+    if (!r)
+        r = seg_open(s, c, gen, 1, &fd);
+    while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 1024;
             int64_t *a = realloc(rids, cap * sizeof *a);
-            if (a)
-                rids = a;
-            float *b = realloc(vecs, cap * c->dim * sizeof *b);
-            if (b)
-                vecs = b;
-            if (!a || !b) {
+            if (!a) {
                 r = nomem(s);
                 break;
             }
+            rids = a;
         }
         const float *v = row_vec(s, c, st, 1);
         if (!v) {
             r = LS_ECORRUPT;
             break;
         }
-        rids[n] = sqlite3_column_int64(st, 0);
-        memcpy(vecs + n * c->dim, v, c->dim * sizeof *v);
-        n++;
+        rids[n++] = sqlite3_column_int64(st, 0);
+        memcpy(chunk + k * c->dim, v, c->dim * sizeof *v);
+        if (++k == SEG_IO_CHUNK) {
+            r = seg_write(s, c, fd, gen, (int64_t)(n - k), chunk, k);
+            k = 0;
+        }
     }
     sqlite3_reset(st);
     if (!r && rc != SQLITE_DONE)
         r = dberr(s, rc, "reading vectors");
-    if (!r)
-        r = seg_open(s, c, gen, 1, &fd);
-    if (!r)
-        r = seg_write(s, c, fd, gen, 0, vecs, n);
+    if (!r && k)
+        r = seg_write(s, c, fd, gen, (int64_t)(n - k), chunk, k);
+    free(chunk);
     st = r ? NULL
            : stmt(s, table(sql, sizeof sql, "UPDATE p%lld SET vec = ?1 WHERE rid = ?2",
                            (long long)c->cid));
@@ -1437,7 +1441,6 @@ static int seg_settle(ls_store *s, lcoll *c, int64_t dead_add, int *compacted)
         r = LS_EIO;
     }
     free(rids);
-    free(vecs);
     if (r) {
         if (fd >= 0)
             close(fd);
