@@ -26,6 +26,7 @@
 #include "lstore.h"
 
 #include "check64.h"
+#include "fileio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1098,20 +1099,6 @@ void ls_close(ls_store *s)
 #define SEG_IO_CHUNK 512      /* records written per pwrite */
 #define SEG_WINDOW (1u << 20) /* bytes read at a time in a scan */
 
-static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
-{
-    size_t put = 0;
-    while (put < n) {
-        ssize_t r = pwrite(fd, (const char *)buf + put, n - put, (off_t)(off + put));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        put += (size_t)r;
-    }
-    return 0;
-}
-
 static uint64_t seg_seed(const lcoll *c, int64_t gen, int64_t rn)
 {
     return mix64(((uint64_t)c->cid * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)gen << 40) ^ (uint64_t)rn);
@@ -1164,7 +1151,7 @@ static int seg_open(ls_store *s, lcoll *c, int64_t gen, int create, int *out)
     seg_header(want, c, gen);
     int r = 0;
     if (create) {
-        if (pwrite_full(fd, want, SEG_HDR, 0))
+        if (rc_pwrite_full(fd, want, SEG_HDR, 0))
             r = seterr(s, errno_code(errno), "%s: %s", path, strerror(errno));
     } else if (pread(fd, have, SEG_HDR, 0) != SEG_HDR || memcmp(have, want, SEG_HDR) != 0) {
         r = seterr(s, LS_ECORRUPT, "%s is not the vector segment of collection `%s`", path,
@@ -1217,21 +1204,13 @@ static int seg_fill(ls_store *s, lcoll *c, int64_t rn)
     if (!c->win && !(c->win = malloc(big * rec)))
         return nomem(s);
     c->wlo = c->whi = 0;
-    size_t got = 0, len = want * rec;
-    uint64_t off = SEG_HDR + (uint64_t)rn * rec;
-    while (got < len) {
-        ssize_t k = pread(c->sfd, c->win + got, len - got, (off_t)(off + got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return seterr(s, LS_EIO, "collection `%s`: reading vectors: %s", c->name,
-                          strerror(errno));
-        if (k == 0)
-            return seterr(s, LS_ECORRUPT,
-                          "collection `%s`: the vector segment is shorter than its points need",
-                          c->name);
-        got += (size_t)k;
-    }
+    ssize_t got = rc_pread_full(c->sfd, c->win, want * rec, SEG_HDR + (uint64_t)rn * rec);
+    if (got < 0)
+        return seterr(s, LS_EIO, "collection `%s`: reading vectors: %s", c->name, strerror(errno));
+    if ((size_t)got < want * rec)
+        return seterr(s, LS_ECORRUPT,
+                      "collection `%s`: the vector segment is shorter than its points need",
+                      c->name);
     c->wlo = rn;
     c->whi = rn + (int64_t)want;
     return 0;
@@ -1290,7 +1269,7 @@ static int seg_write(ls_store *s, lcoll *c, int fd, int64_t gen, int64_t first, 
             uint64_t chk = rc_check64(p, rec - 8, seg_seed(c, gen, first + (int64_t)(i + j)));
             memcpy(p + rec - 8, &chk, 8);
         }
-        if (pwrite_full(fd, buf, k * rec, SEG_HDR + (uint64_t)(first + (int64_t)i) * rec))
+        if (rc_pwrite_full(fd, buf, k * rec, SEG_HDR + (uint64_t)(first + (int64_t)i) * rec))
             r = seterr(s, LS_EIO, "collection `%s`: writing vectors: %s", c->name, strerror(errno));
     }
     free(buf);

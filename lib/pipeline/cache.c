@@ -21,6 +21,7 @@
 #include "internal.h"
 
 #include "check64.h"
+#include "fileio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -209,36 +210,6 @@ static void header_make(unsigned char h[HDR_SIZE], const char *name, const char 
     memcpy(h + HDR_SIZE - 8, &chk, 8);
 }
 
-static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
-{
-    size_t put = 0;
-    while (put < n) {
-        ssize_t r = pwrite(fd, (const char *)buf + put, n - put, (off_t)(off + put));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        put += (size_t)r;
-    }
-    return 0;
-}
-
 static int lock_fd(int fd, int op)
 {
     while (flock(fd, op) != 0)
@@ -268,12 +239,12 @@ static int space_open(rp_cache *c, space *sp, int create, int *absent)
         rc = c_fail(c, RP_EIO, "%s: lock: %s", sp->path, strerror(errno));
         goto out;
     }
-    ssize_t got = pread_full(fd, have, HDR_SIZE, 0);
+    ssize_t got = rc_pread_full(fd, have, HDR_SIZE, 0);
     if (got < 0) {
         rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
     } else if (got < HDR_SIZE) {
         /* new, or a creator crashed before its header was complete: nothing else is there */
-        if (ftruncate(fd, 0) != 0 || pwrite_full(fd, want, HDR_SIZE, 0) != 0)
+        if (ftruncate(fd, 0) != 0 || rc_pwrite_full(fd, want, HDR_SIZE, 0) != 0)
             rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
     } else if (memcmp(have, want, HDR_SIZE) != 0) {
         rc = c_fail(c, RP_ECORRUPT, "%s is not a cache file for %s/%s dim %zu", sp->path, sp->name,
@@ -319,7 +290,7 @@ static int space_refresh(rp_cache *c, space *sp)
         size_t want = (size_t)((end - sp->scanned) / sp->rec);
         if (want > per)
             want = per;
-        ssize_t got = pread_full(sp->fd, c->buf, want * sp->rec, sp->scanned);
+        ssize_t got = rc_pread_full(sp->fd, c->buf, want * sp->rec, sp->scanned);
         if (got < 0)
             return c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
         size_t recs = (size_t)got / sp->rec;
@@ -480,7 +451,7 @@ static int read_hits(rp_cache *c, space *sp, float *out, int *found, const uint6
         size_t len = (j - i) * sp->rec;
         if (scratch(c, len))
             return c_fail(c, RP_ENOMEM, "out of memory");
-        ssize_t got = pread_full(sp->fd, c->buf, len, start);
+        ssize_t got = rc_pread_full(sp->fd, c->buf, len, start);
         if (got < 0)
             return c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
         for (size_t m = i; m < j; m++) {
@@ -559,7 +530,7 @@ static int append(rp_cache *c, space *sp, const uint64_t (*k)[2], const float *v
             rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
         } else {
             end -= torn;
-            if (pwrite_full(sp->fd, c->buf, n * sp->rec, end) != 0)
+            if (rc_pwrite_full(sp->fd, c->buf, n * sp->rec, end) != 0)
                 rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
         }
     }
