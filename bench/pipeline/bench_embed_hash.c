@@ -4,10 +4,12 @@
  * and every cached embedding depend on it) over those chunks, edge cases and random texts, at
  * dims 1, 7, 384 and 1024.
  *
- *   ./build/bench/pipeline/bench_embed_hash [--verify] [--ref] [--runs N] [--limit CHUNKS] [--dim
- * D] [DIR]
+ *   ./build/bench/pipeline/bench_embed_hash [--verify] [--ref] [--portable] [--runs N] [--limit
+ * CHUNKS] [--dim D] [DIR]
  *
  * --ref also times the frozen copy, in the same process (the VM's timing drifts between runs).
+ * --portable times the library's portable passes even where its AVX-512 ones can run; --verify
+ * checks both.
  * DIR defaults to /tmp/linuxdoc (Debian's linux-doc-6.1 with its reST files gunzipped, see
  * bench_pipeline.c); its .rst and .txt files (all files if there are none) without NUL bytes are
  * read in path order.
@@ -271,13 +273,14 @@ static void h128_add(h128 *h, const float *v, size_t n)
     }
 }
 
-/* The library's output over texts at dim, compared bit for bit with the reference; its hash is
- * folded into *hash. Returns the number of texts that differ. */
-static size_t verify_set(const strv *texts, size_t dim, h128 *hash)
+/* The library's output over texts at dim (with its portable passes, or its default ones: AVX-512
+ * where present), compared bit for bit with the reference; its hash is folded into *hash. Returns
+ * the number of texts that differ. */
+static size_t verify_set(const strv *texts, size_t dim, int portable, h128 *hash)
 {
     rp_embedder *e = NULL;
     ref_hash *r = ref_hash_new(dim);
-    if (rp_embedder_hash_new(&e, dim) || !r) {
+    if (rp_embedder_hash_new(&e, dim) || !r || rp_embedder_hash_portable(e, portable) < 0) {
         fprintf(stderr, "cannot create embedders\n");
         exit(1);
     }
@@ -294,8 +297,9 @@ static size_t verify_set(const strv *texts, size_t dim, h128 *hash)
         for (size_t j = 0; j < n; j++) {
             if (memcmp(got + j * dim, want + j * dim, dim * sizeof *got)) {
                 if (bad < 5)
-                    fprintf(stderr, "  differs at dim %zu: text %zu (%zu bytes) \"%.40s\"\n", dim,
-                            i + j, strlen(texts->v[i + j]), texts->v[i + j]);
+                    fprintf(stderr, "  differs at dim %zu%s: text %zu (%zu bytes) \"%.40s\"\n", dim,
+                            portable ? " (portable)" : "", i + j, strlen(texts->v[i + j]),
+                            texts->v[i + j]);
                 bad++;
             }
         }
@@ -313,24 +317,31 @@ static size_t verify_set(const strv *texts, size_t dim, h128 *hash)
 #define SYNTH_A 0x9dca1c62f560f15dULL
 #define SYNTH_B 0x951f3a91d6edb622ULL
 
+/* Both the default passes and the portable ones against the reference. */
 static int verify(const strv *chunks)
 {
     static const size_t dims[] = {1, 7, 384, 1024};
     strv synth = {0};
     synth_texts(&synth);
     size_t bad = 0;
-    h128 hs = {0xcbf29ce484222325ULL, 1}, hc = hs;
-    for (size_t d = 0; d < 4; d++) {
-        bad += verify_set(&synth, dims[d], &hs);
-        bad += verify_set(chunks, dims[d], &hc);
+    int same = 1;
+    for (int portable = 0; portable < 2; portable++) {
+        h128 hs = {0xcbf29ce484222325ULL, 1}, hc = hs;
+        for (size_t d = 0; d < 4; d++) {
+            bad += verify_set(&synth, dims[d], portable, &hs);
+            bad += verify_set(chunks, dims[d], portable, &hc);
+        }
+        printf("  %s passes: synthetic output hash %016llx%016llx (recorded %016llx%016llx)\n",
+               portable ? "portable" : "default ", (unsigned long long)hs.a,
+               (unsigned long long)hs.b, SYNTH_A, SYNTH_B);
+        printf("  %s passes: chunk output hash     %016llx%016llx\n",
+               portable ? "portable" : "default ", (unsigned long long)hc.a,
+               (unsigned long long)hc.b);
+        same &= hs.a == SYNTH_A && hs.b == SYNTH_B;
     }
-    printf("verify: %zu synthetic texts and %zu chunks at dims 1, 7, 384, 1024: %zu differ\n",
+    printf("verify: %zu synthetic texts and %zu chunks at dims 1, 7, 384, 1024, default and "
+           "portable passes: %zu differ\n",
            synth.n, chunks->n, bad);
-    printf("  synthetic output hash %016llx%016llx (recorded %016llx%016llx)\n",
-           (unsigned long long)hs.a, (unsigned long long)hs.b, SYNTH_A, SYNTH_B);
-    printf("  chunk output hash     %016llx%016llx\n", (unsigned long long)hc.a,
-           (unsigned long long)hc.b);
-    int same = hs.a == SYNTH_A && hs.b == SYNTH_B;
     for (size_t i = 0; i < synth.n; i++)
         free(synth.v[i]);
     free(synth.v);
@@ -349,7 +360,8 @@ static int cmp_dbl(const void *a, const void *b)
 }
 
 /* Times the library's embedder (or the frozen copy): runs passes over the chunks in batches. */
-static int time_embed(const strv *chunks, size_t bytes, size_t dim, int runs, int use_ref)
+static int time_embed(const strv *chunks, size_t bytes, size_t dim, int runs, int use_ref,
+                      int portable)
 {
     rp_embedder *e = NULL;
     ref_hash *r = use_ref ? ref_hash_new(dim) : NULL;
@@ -357,6 +369,7 @@ static int time_embed(const strv *chunks, size_t bytes, size_t dim, int runs, in
         fprintf(stderr, "bad dim %zu\n", dim);
         return 1;
     }
+    int simd = e ? rp_embedder_hash_portable(e, portable) : 0;
     double *t = malloc((size_t)runs * sizeof *t);
     if (!t) {
         perror("malloc");
@@ -390,8 +403,11 @@ static int time_embed(const strv *chunks, size_t bytes, size_t dim, int runs, in
     double med = t[runs / 2], n = (double)chunks->n;
     printf("%s, dim %zu: %.0f ns/chunk  %.1f MB/s  (median of %d runs; min %.0f, max %.0f "
            "ns/chunk)\n",
-           use_ref ? "frozen fh-v1 copy (before)" : "hash embed", dim ? dim : 384, med * 1e9 / n,
-           (double)bytes / 1e6 / med, runs, t[0] * 1e9 / n, t[runs - 1] * 1e9 / n);
+           use_ref ? "frozen fh-v1 copy (before)"
+           : simd  ? "hash embed (AVX-512 passes)"
+                   : "hash embed (portable passes)",
+           dim ? dim : 384, med * 1e9 / n, (double)bytes / 1e6 / med, runs, t[0] * 1e9 / n,
+           t[runs - 1] * 1e9 / n);
     free(t);
     rp_embedder_free(e);
     ref_hash_free(r);
@@ -401,13 +417,15 @@ static int time_embed(const strv *chunks, size_t bytes, size_t dim, int runs, in
 int main(int argc, char **argv)
 {
     const char *dir = "/tmp/linuxdoc";
-    int runs = 7, check = 0, ref = 0;
+    int runs = 7, check = 0, ref = 0, portable = 0;
     size_t limit = (size_t)-1, dim = 384;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--verify"))
             check = 1;
         else if (!strcmp(argv[i], "--ref"))
             ref = 1;
+        else if (!strcmp(argv[i], "--portable"))
+            portable = 1;
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
             runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc)
@@ -417,9 +435,11 @@ int main(int argc, char **argv)
         else if (argv[i][0] != '-')
             dir = argv[i];
         else {
-            fprintf(stderr,
-                    "usage: %s [--verify] [--ref] [--runs N] [--limit CHUNKS] [--dim D] [DIR]\n",
-                    argv[0]);
+            fprintf(
+                stderr,
+                "usage: %s [--verify] [--ref] [--portable] [--runs N] [--limit CHUNKS] [--dim D] "
+                "[DIR]\n",
+                argv[0]);
             return 2;
         }
     }
@@ -440,9 +460,9 @@ int main(int argc, char **argv)
     if (check)
         rc = verify(&chunks);
 
-    rc |= time_embed(&chunks, bytes, dim, runs, 0);
+    rc |= time_embed(&chunks, bytes, dim, runs, 0, portable);
     if (ref)
-        rc |= time_embed(&chunks, bytes, dim, runs, 1);
+        rc |= time_embed(&chunks, bytes, dim, runs, 1, 0);
     for (size_t i = 0; i < chunks.n; i++)
         free(chunks.v[i]);
     free(chunks.v);

@@ -192,6 +192,10 @@ void rp_embedder_free(rp_embedder *e);
  * runs folded to one space; each hashed to a bucket with a sign; weight 1 + ln(tf) per distinct
  * feature; L2-normalised. Model name "fh-v1". dim 0 means 384. */
 int rp_embedder_hash_new(rp_embedder **out, size_t dim);
+/* For tests and benchmarks: portable != 0 makes a "hash" embedder use its portable C passes
+ * even where its AVX-512 ones can run (the output is the same bits either way); 0 restores the
+ * default. Returns 1 when the AVX-512 passes are in use, 0 when not, -1 when e is not one. */
+int rp_embedder_hash_portable(rp_embedder *e, int portable);
 
 /* "openai": any OpenAI-compatible POST {base_url}/v1/embeddings. */
 typedef struct rp_openai_options {

@@ -153,25 +153,29 @@ static void test_hash_exact_bits(void)
         {longer, 384, 0x79b76049601d0a46ULL, 137, 0x3e5c5338},
         {longer, 7, 0xfff6ef6bae796d22ULL, 5, 0xbf3fa7d5},
     };
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    /* both the default passes (AVX-512 where present) and the portable ones */
+    for (size_t c = 0; c < 2 * (sizeof cases / sizeof *cases); c++) {
+        size_t portable = c % 2;
         rp_embedder *e = NULL;
         float *v = NULL;
-        if (rp_embedder_hash_new(&e, cases[c].dim) || rp_embed_batch(e, &v, &cases[c].text, 1)) {
+        if (rp_embedder_hash_new(&e, cases[c / 2].dim) ||
+            rp_embedder_hash_portable(e, (int)portable) < 0 ||
+            rp_embed_batch(e, &v, &cases[c / 2].text, 1)) {
             ok(0, "embed");
             rp_embedder_free(e);
             continue;
         }
-        uint64_t h = fnv_bits(v, cases[c].dim);
+        uint64_t h = fnv_bits(v, cases[c / 2].dim);
         size_t at = 0;
-        for (size_t i = 0; i < cases[c].dim; i++)
+        for (size_t i = 0; i < cases[c / 2].dim; i++)
             if (fabsf(v[i]) > fabsf(v[at]))
                 at = i;
         uint32_t bits;
         memcpy(&bits, &v[at], 4);
-        if (h != cases[c].fnv || at != cases[c].at || bits != cases[c].bits)
-            diag("case %zu: fnv 0x%016llxULL, largest component %zu bits 0x%08x", c,
-                 (unsigned long long)h, at, bits);
-        ok(h == cases[c].fnv && at == cases[c].at && bits == cases[c].bits,
+        if (h != cases[c / 2].fnv || at != cases[c / 2].at || bits != cases[c / 2].bits)
+            diag("case %zu (portable %zu): fnv 0x%016llxULL, largest component %zu bits 0x%08x",
+                 c / 2, portable, (unsigned long long)h, at, bits);
+        ok(h == cases[c / 2].fnv && at == cases[c / 2].at && bits == cases[c / 2].bits,
            "fh-v1 output bits unchanged");
         free(v);
         rp_embedder_free(e);
@@ -328,6 +332,50 @@ static void test_openai(void)
     v = NULL;
     rp_embedder_free(e);
     ss_stop(s);
+}
+
+/* The AVX-512 passes (where present) against the portable ones, bit for bit, on random texts over
+ * an alphabet that reaches every branch of the fold: ASCII of every class, white space runs,
+ * multi-byte, invalid and truncated UTF-8, overlong forms; lengths across the 64-byte steps. */
+static void test_hash_paths_agree(void)
+{
+    static const char *atoms[] = {"a",    "Z",    "q",        "0",        "7",        " ",   "  ",
+                                  "\t",   "\n",   "\r",       "\f",       "\v",       ".",   "-",
+                                  "_",    "\x7f", "\x01",     "é",        "中",       "😀",   "\xC3",
+                                  "\x80", "\xFF", "\xC1\xA1", "\xE2\x82", "\xC0\xA0", "The "};
+    size_t natoms = sizeof atoms / sizeof *atoms;
+    rp_embedder *simd = NULL, *port = NULL;
+    rp_embedder_hash_new(&simd, 384);
+    rp_embedder_hash_new(&port, 384);
+    int on = rp_embedder_hash_portable(simd, 0);
+    rp_embedder_hash_portable(port, 1);
+    int same = 1;
+    char buf[1600];
+    for (int t = 0; t < 3000 && same; t++) {
+        size_t want = rnd() % (t < 1000 ? 80 : 1500), n = 0;
+        size_t span = 1 + rnd() % natoms, base = rnd() % natoms;
+        while (n < want) {
+            const char *a = atoms[(base + rnd() % span) % natoms];
+            size_t l = strlen(a);
+            memcpy(buf + n, a, l);
+            n += l;
+        }
+        buf[n] = 0;
+        const char *text = buf;
+        float *a = NULL, *b = NULL;
+        if (rp_embed_batch(simd, &a, &text, 1) || rp_embed_batch(port, &b, &text, 1))
+            same = 0;
+        else if (memcmp(a, b, 384 * sizeof *a)) {
+            diag("text %d (%zu bytes) differs", t, n);
+            same = 0;
+        }
+        free(a);
+        free(b);
+    }
+    diag("hash: AVX-512 passes %s", on == 1 ? "in use" : "not available here");
+    ok(same, "hash: the default passes and the portable ones give the same bits");
+    rp_embedder_free(simd);
+    rp_embedder_free(port);
 }
 
 /* A counting embedder around the hash embedder; its dimension is unknown until first use when
@@ -714,6 +762,7 @@ int main(void)
 {
     test_hash_embedder();
     test_hash_exact_bits();
+    test_hash_paths_agree();
     test_openai();
     test_cache();
     test_cache_files();
