@@ -378,6 +378,36 @@ static void test_hash_paths_agree(void)
     rp_embedder_free(port);
 }
 
+/* One batch whose longest text is just past 16 KiB and another just under: the table, sized for
+ * the longest, must fit every text of the batch (it once did not: a larger mask for the shorter
+ * one, writing past the table). */
+static void test_hash_batch_lengths(void)
+{
+    static char a[16386], b[16385];
+    for (size_t i = 0; i < sizeof a - 1; i++)
+        a[i] = (char)('a' + (i * 7919) % 26);
+    for (size_t i = 0; i < sizeof b - 1; i++)
+        b[i] = i % 6 ? (char)('a' + (i * 104729) % 23) : ' ';
+    const char *texts[2] = {a, b};
+    int good = 1;
+    for (int portable = 0; portable < 2; portable++) {
+        rp_embedder *e = NULL, *one = NULL;
+        float *v = NULL, *w = NULL;
+        rp_embedder_hash_new(&e, 384);
+        rp_embedder_hash_new(&one, 384);
+        rp_embedder_hash_portable(e, portable);
+        rp_embedder_hash_portable(one, portable);
+        good &= rp_embed_batch(e, &v, texts, 2) == 0 &&
+                rp_embed_batch(one, &w, texts + 1, 1) == 0 && v && w &&
+                !memcmp(v + 384, w, 384 * sizeof *w);
+        free(v);
+        free(w);
+        rp_embedder_free(e);
+        rp_embedder_free(one);
+    }
+    ok(good, "hash: a 16385- and a 16384-byte text in one batch (the second as when alone)");
+}
+
 /* A counting embedder around the hash embedder; its dimension is unknown until first use when
  * lazy is set (as the openai embedder's). */
 typedef struct counting {
@@ -763,6 +793,7 @@ int main(void)
     test_hash_embedder();
     test_hash_exact_bits();
     test_hash_paths_agree();
+    test_hash_batch_lengths();
     test_openai();
     test_cache();
     test_cache_files();
