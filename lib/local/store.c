@@ -1085,11 +1085,12 @@ void ls_close(ls_store *s)
  *
  * segs(cid, gen, next, dead): the file's generation, the records in use (0..next-1; those past
  * next are free: left by a crashed or rolled-back writer and overwritten by the next one) and
- * how many of them belong to no point any more (overwritten or deleted: counted by triggers on
- * p<cid>). When SEG_COMPACT_MIN or more and at least half of the records are dead, the writer
- * copies the live ones to generation gen + 1 in its transaction and removes the old file after
- * the commit; a reader whose snapshot still names a removed generation starts its call again.
- * A generation's records below `next` are never rewritten once committed. */
+ * how many of them belong to no point any more (overwritten or deleted: counted by the writes
+ * that do it, which look the old row up; a trigger would make SQLite keep a statement journal of
+ * every page an INSERT touches). When SEG_COMPACT_MIN or more and at least half of the records are
+ * dead, the writer copies the live ones to generation gen + 1 in its transaction and removes the
+ * old file after the commit; a reader whose snapshot still names a removed generation starts its
+ * call again. A generation's records below `next` are never rewritten once committed. */
 #define SEG_MAGIC "LSVSEG1" /* 8 bytes with its NUL */
 #define SEG_HDR 64
 #define SEG_REC(dim) ((dim) * sizeof(float) + 8)
