@@ -140,6 +140,34 @@ want = {c["id"]: c["text"] for c in map(json.loads, open(sys.argv[2]))}
 assert got == want and any("\f" in t and "\b" in t and "\x1b" in t for t in want.values()), (got, want)
 PY
 
+# A corpus large enough for the local store's vector segments (batches of 256+ points): built,
+# queried, rolled back and collected like any other.
+mkdir -p "$tmp/big"
+"$python" - "$tmp/big" <<'PY'
+import sys
+words = "alpha beta gamma delta epsilon zeta theta kappa lambda sigma omega river stone cloud".split()
+for d in range(30):
+    with open(f"{sys.argv[1]}/doc{d:02}.md", "w") as f:
+        for p in range(12):
+            f.write(" ".join(f"{words[(d * 7 + p * 3 + i) % len(words)]}{(d * 131 + p * 17 + i) % 997}"
+                             for i in range(90)) + ".\n\n")
+PY
+export RAG_STATE_DIR=$tmp/state_big
+expect "build of a 360-chunk corpus" 0 "$ragctl" build --index big --docs "$tmp/big"
+ls "$RAG_STATE_DIR"/qdrant/v*-1.seg >/dev/null 2>&1 && pass "its vectors went to a segment file" || flunk "its vectors went to a segment file" "$(ls -R "$RAG_STATE_DIR")"
+probe=$(head -c 300 "$tmp/big/doc17.md")
+expect "query a chunk's own text" 0 "$ragctl" query --index big "$probe" -k 1
+grep -q "doc17.md#0 (v1)" <<<"$out" && pass "the chunk finds itself" || flunk "the chunk finds itself" "$out"
+expect "a second build (v2)" 0 "$ragctl" build --index big --docs "$tmp/big"
+expect "rollback to v1" 0 "$ragctl" rollback --index big
+expect "query v1 again" 0 "$ragctl" query --index big "$probe" -k 1
+grep -q "doc17.md#0 (v1)" <<<"$out" && pass "v1 answers after the rollback" || flunk "v1 answers after the rollback" "$out"
+[ "$(ls "$RAG_STATE_DIR"/qdrant/*.seg | wc -l)" = 2 ] && pass "two versions, two segment files" || flunk "two segment files" "$(ls "$RAG_STATE_DIR"/qdrant)"
+expect "a third build (v3)" 0 "$ragctl" build --index big --docs "$tmp/big"
+expect "gc --keep 1" 0 "$ragctl" gc --index big --keep 1
+[ "$(ls "$RAG_STATE_DIR"/qdrant/*.seg | wc -l)" = 1 ] && pass "gc removes the collected versions' segment files" || flunk "gc removes the segment files" "$(ls "$RAG_STATE_DIR"/qdrant)"
+export RAG_STATE_DIR=$tmp/state2
+
 # Bad input: clear errors and the right exit codes.
 expect "invalid index name" 64 "$ragctl" build --index "../etc" --docs "$corpus"
 expect "unknown step" 64 "$ragctl" build --index docs --fail-at nope
