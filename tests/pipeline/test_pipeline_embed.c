@@ -523,6 +523,19 @@ static off_t file_size(const char *path)
 }
 
 /* The cache file: torn tails, damaged records, foreign headers, two handles at once. */
+/* The end of a cache test: frees what it made and removes its directory. */
+static void cache_test_done(const char *dir, rp_embedder *inner, float *ref, rp_cache **caches,
+                            size_t n)
+{
+    free(ref);
+    for (size_t i = 0; i < n; i++)
+        rp_cache_free(caches[i]);
+    rp_embedder_free(inner);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ok(system(cmd) == 0, "cleanup");
+}
+
 static void test_cache_files(void)
 {
     char dir[64] = "/tmp/rp_cachef_XXXXXX";
@@ -612,16 +625,7 @@ static void test_cache_files(void)
            "foreign header: RP_ECORRUPT");
     ok(strstr(rp_cache_errmsg(e), "not a cache file") != NULL, "message says what is wrong");
 
-    free(ref);
-    rp_cache_free(a);
-    rp_cache_free(b);
-    rp_cache_free(c);
-    rp_cache_free(d);
-    rp_cache_free(e);
-    rp_embedder_free(ce.inner);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ok(system(cmd) == 0, "cleanup");
+    cache_test_done(dir, ce.inner, ref, (rp_cache *[]){a, b, c, d, e}, 5);
 }
 
 /* Overwrites len bytes at off of path with byte b (b < 0: flips each byte). */
@@ -776,16 +780,7 @@ static void test_cache_lazy_check(void)
     ok(!found || (ref && !memcmp(one, ref + 20 * 16, sizeof one)),
        "e: a miss or the older intact copy, never the damaged one");
 
-    free(ref);
-    rp_cache_free(a);
-    rp_cache_free(b);
-    rp_cache_free(c);
-    rp_cache_free(d);
-    rp_cache_free(e);
-    rp_embedder_free(ce.inner);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ok(system(cmd) == 0, "cleanup");
+    cache_test_done(dir, ce.inner, ref, (rp_cache *[]){a, b, c, d, e}, 5);
 }
 
 int main(void)
