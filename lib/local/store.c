@@ -1096,9 +1096,16 @@ void ls_close(ls_store *s)
 #define SEG_REC(dim) ((dim) * sizeof(float) + 8)
 #define SEG_MIN_POINTS 256
 #define SEG_COMPACT_MIN 4096
-#define SEG_GONE (-1000)      /* internal: the snapshot's generation has been removed */
-#define SEG_IO_CHUNK 512      /* records written per pwrite */
-#define SEG_WINDOW (1u << 20) /* bytes read at a time in a scan */
+#define SEG_GONE (-1000)        /* internal: the snapshot's generation has been removed */
+#define SEG_IO_BYTES (1u << 20) /* written per pwrite, at most (at least one record) */
+#define SEG_WINDOW (1u << 20)   /* bytes read at a time in a scan */
+
+/* Records per write: SEG_IO_BYTES of them, at least one. */
+static size_t seg_io_records(const lcoll *c)
+{
+    size_t per = SEG_IO_BYTES / SEG_REC(c->dim);
+    return per ? per : 1;
+}
 
 static uint64_t seg_seed(const lcoll *c, int64_t gen, int64_t rn)
 {
@@ -1152,8 +1159,14 @@ static int seg_open(ls_store *s, lcoll *c, int64_t gen, int create, int *out)
     seg_header(want, c, gen);
     int r = 0;
     if (create) {
-        if (rc_pwrite_full(fd, want, SEG_HDR, 0))
-            r = seterr(s, errno_code(errno), "%s: %s", path, strerror(errno));
+        /* the new name reaches the disk too: the commit that refers to it fdatasyncs only the
+         * file, and a power loss must not take the file away from under durable rows */
+        int dfd = -1;
+        if (rc_pwrite_full(fd, want, SEG_HDR, 0) ||
+            (dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) != 0)
+            r = seterr(s, LS_EIO, "%s: %s", path, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
     } else if (pread(fd, have, SEG_HDR, 0) != SEG_HDR || memcmp(have, want, SEG_HDR) != 0) {
         r = seterr(s, LS_ECORRUPT, "%s is not the vector segment of collection `%s`", path,
                    c->name);
@@ -1257,7 +1270,9 @@ static const float *row_vec(ls_store *s, lcoll *c, sqlite3_stmt *st, int col)
 static int seg_write(ls_store *s, lcoll *c, int fd, int64_t gen, int64_t first, const float *src,
                      size_t n)
 {
-    size_t rec = SEG_REC(c->dim), per = n < SEG_IO_CHUNK ? n : SEG_IO_CHUNK;
+    size_t rec = SEG_REC(c->dim), per = seg_io_records(c);
+    if (per > n)
+        per = n;
     unsigned char *buf = malloc((per ? per : 1) * rec);
     if (!buf)
         return nomem(s);
@@ -1357,11 +1372,12 @@ static int seg_settle(ls_store *s, lcoll *c, int64_t dead_add, int *compacted)
                        (long long)c->cid));
     if (!st)
         return LS_EIO;
-    /* the live records stream into the new file SEG_IO_CHUNK at a time; only the row ids of
+    /* the live records stream into the new file seg_io_records at a time; only the row ids of
      * the points are kept (to renumber them after the walk) */
     size_t n = 0, cap = 0, k = 0;
     int64_t *rids = NULL;
-    float *chunk = malloc(SEG_IO_CHUNK * c->dim * sizeof *chunk);
+    size_t per = seg_io_records(c);
+    float *chunk = malloc(per * c->dim * sizeof *chunk);
     int fd = -1;
     int64_t gen = c->sgen + 1;
     if (!chunk)
@@ -1385,7 +1401,7 @@ static int seg_settle(ls_store *s, lcoll *c, int64_t dead_add, int *compacted)
         }
         rids[n++] = sqlite3_column_int64(st, 0);
         memcpy(chunk + k * c->dim, v, c->dim * sizeof *v);
-        if (++k == SEG_IO_CHUNK) {
+        if (++k == per) {
             r = seg_write(s, c, fd, gen, (int64_t)(n - k), chunk, k);
             k = 0;
         }
@@ -2422,9 +2438,9 @@ static int read_coll(ls_store *s, const char *collection, lcoll **out)
             /* compacted by another process after this snapshot began: a newer one names the new
              * generation */
             end_read(s);
-            if (tries < 64)
+            if (tries < 16)
                 continue;
-            return seterr(s, LS_EBUSY, "collection `%s` kept being compacted by another process",
+            return seterr(s, LS_ECORRUPT, "collection `%s`: its vector segment file is missing",
                           c->name);
         }
         if (!r && !s->scan)

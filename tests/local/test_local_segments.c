@@ -351,6 +351,20 @@ static void test_damage(void)
     s = open_store(dir, 0);
     ok(s && check_points(s, "d", 0, 300, 1), "all reads well again");
     ls_close(s);
+    char away[420];
+    snprintf(away, sizeof away, "%s.away", path);
+    ok(rename(path, away) == 0, "the segment file moved away");
+    for (int scan = 0; scan < 2; scan++) {
+        s = open_store(dir, scan);
+        is_int(ls_count(&cnt, s, "d", NULL), LS_ECORRUPT, "a missing segment file is reported");
+        ok(strstr(ls_errmsg(s), "missing") != NULL, "  as missing");
+        is_int(put(s, "d", 0, 300, 2, 300), LS_ECORRUPT, "  to a writer too, which writes nothing");
+        ls_close(s);
+    }
+    ok(rename(away, path) == 0, "moved back");
+    s = open_store(dir, 1);
+    ok(s && check_points(s, "d", 0, 300, 1), "all there again, unchanged");
+    ls_close(s);
 }
 
 /* A writer compacting again and again in one process, readers in another: every read
