@@ -148,9 +148,8 @@ static int open_ctx_(ctx *c, settings *st, int need_qdrant, int need_embed)
     memset(c, 0, sizeof *c);
     c->st = st;
     char err[512];
-    if (mkdir(st->state_dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "ragctl: cannot create state directory %s: %s\n", st->state_dir,
-                strerror(errno));
+    if (rp_mkdir_p(st->state_dir, err, sizeof err) != RP_OK) {
+        fprintf(stderr, "ragctl: cannot create state directory %s: %s\n", st->state_dir, err);
         return EX_CANTCREAT;
     }
     if (rp_state_open(&c->state, st->state_dir, err, sizeof err) != RP_OK) {

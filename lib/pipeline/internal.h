@@ -15,6 +15,5 @@ void rp_warnf(rp_warn_fn fn, void *ud, const char *fmt, ...) __attribute__((form
 /* Writes data to path atomically: path.tmp.<pid>, fsync, rename, fsync of the directory. */
 int rp_atomic_write(const char *path, const char *data, size_t len, char *err, size_t errlen);
 int rp_fsync_dir_of(const char *path);
-int rp_mkdir_p(const char *path, char *err, size_t errlen);
 
 #endif

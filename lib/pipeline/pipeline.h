@@ -253,7 +253,10 @@ int rp_embed_cached(float **out, size_t *hits, rp_cache *c, rp_embedder *e,
  * or a crash sees the old or the new complete file. Run ids and index names must pass
  * rp_name_valid(). */
 typedef struct rp_state rp_state;
+/* Creates dir (and its missing parents) when needed. */
 int rp_state_open(rp_state **out, const char *dir, char *err, size_t errlen);
+/* mkdir -p: path and its missing parents (0755). RP_OK, or RP_EINVAL/RP_EIO with a message. */
+int rp_mkdir_p(const char *path, char *err, size_t errlen);
 void rp_state_free(rp_state *s);
 const char *rp_state_errmsg(const rp_state *s);
 const char *rp_state_dir(const rp_state *s);

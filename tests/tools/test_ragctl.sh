@@ -176,6 +176,10 @@ expect "missing docs folder" 66 "$ragctl" build --index other --docs "$tmp/nowhe
 mkdir -p "$tmp/empty"
 expect "empty corpus" 66 "$ragctl" build --index other --docs "$tmp/empty"
 expect "unknown command" 64 "$ragctl" frobnicate
+RAG_STATE_DIR=$tmp/not/yet/there expect "a state directory whose parents are missing is made" 0 "$ragctl" runs
+[ -d "$tmp/not/yet/there/runs" ] && pass "  with its parents" || flunk "  with its parents" "$(ls -R "$tmp/not" 2>&1)"
+touch "$tmp/afile"
+RAG_STATE_DIR=$tmp/afile/state expect "a state directory that cannot be made: EX_CANTCREAT" 73 "$ragctl" runs
 QDRANT_API_KEY=s3cret RAG_EMBED_API_KEY=k3y expect "config" 0 "$ragctl" config
 ! grep -q -e s3cret -e k3y <<<"$out" && grep -q '\*\*\*\*' <<<"$out" && pass "config masks secrets" || flunk "config masks secrets" "$out"
 
