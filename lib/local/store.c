@@ -27,6 +27,7 @@
 
 #include "check64.h"
 #include "fileio.h"
+#include "finite.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1956,17 +1957,12 @@ static int check_vectors(ls_store *s, const float *v, size_t n, size_t dim)
 {
     for (size_t i = 0; i < n; i++) {
         const float *p = v + i * dim;
-        float acc = 0;
-        for (size_t k = 0; k < dim; k++)
-            acc += p[k] * 0.0f; /* NaN * 0 and Inf * 0 are NaN; finite * 0 is 0 */
-        if (acc != 0.0f) {
-            for (size_t k = 0; k < dim; k++)
-                if (!isfinite(p[k]))
-                    return seterr(s, LS_ENONFINITE,
-                                  "Wrong input: vector of point %zu has a non-finite value (%s) at "
-                                  "index %zu",
-                                  i, isnan(p[k]) ? "NaN" : "infinity", k);
-        }
+        size_t k = rc_first_nonfinite(p, dim);
+        if (k < dim)
+            return seterr(
+                s, LS_ENONFINITE,
+                "Wrong input: vector of point %zu has a non-finite value (%s) at index %zu", i,
+                isnan(p[k]) ? "NaN" : "infinity", k);
     }
     return 0;
 }

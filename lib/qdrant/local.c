@@ -4,6 +4,7 @@
  * hands over to its ql_* twin here, which opens the store on first use, converts the types to
  * and from lib/local and maps the engine's errors to the codes a server gives for the same
  * situation, keeping the engine's (Qdrant's) message on the handle. */
+#include "finite.h"
 #include "internal.h"
 #include "lstore.h"
 
@@ -426,11 +427,10 @@ int ql_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_p
     for (size_t i = 0; i < n && !checked; i++) {
         if (!valid_id(&ids[i]))
             return qd_set_err(c, QDRANT_EINVAL, "point %zu: invalid id (kind %d)", i, ids[i].kind);
-        const float *v = vectors + i * dim;
-        for (size_t k = 0; k < dim; k++)
-            if (!isfinite(v[k]))
-                return qd_set_err(c, QDRANT_EINVAL,
-                                  "point %zu: vector element %zu is NaN or infinite", i, k);
+        size_t k = rc_first_nonfinite(vectors + i * dim, dim);
+        if (k < dim)
+            return qd_set_err(c, QDRANT_EINVAL, "point %zu: vector element %zu is NaN or infinite",
+                              i, k);
         if (payloads && payloads[i] && !qd_json_valid(payloads[i], strlen(payloads[i]), 1))
             return qd_set_err(c, QDRANT_EINVAL, "point %zu: payload is not a JSON object", i);
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "finite.h"
 #include "internal.h"
 #include "lstore.h"
 
@@ -350,18 +351,12 @@ QDRANT_API int qdrant_points_upload(qdrant_upload_result **out, qdrant_client *c
             free(canon);
             return qd_set_err(c, QDRANT_EINVAL, "point %zu: invalid id", i);
         }
-        const float *v = vectors + i * dim;
-        float acc = 0.0f; /* without an early exit the loop vectorises; NaN/Inf * 0 is NaN */
-        for (size_t k = 0; k < dim; k++)
-            acc += v[k] * 0.0f;
-        for (size_t k = 0; acc != 0.0f && k < dim; k++)
-            if (!(v[k] - v[k] == 0.0f)) {
-                free(canon);
-                return qd_set_err(c, QDRANT_EINVAL,
-                                  "point %zu: vector element %zu is NaN or "
-                                  "infinite",
-                                  i, k);
-            }
+        size_t k = rc_first_nonfinite(vectors + i * dim, dim);
+        if (k < dim) {
+            free(canon);
+            return qd_set_err(c, QDRANT_EINVAL, "point %zu: vector element %zu is NaN or infinite",
+                              i, k);
+        }
         if (!payloads || !payloads[i]) {
             if (canon)
                 canon[i] = 0;

@@ -1,5 +1,10 @@
-/* Unit tests of the internal buffer, UTF-8, JSON string and NDJSON helpers. */
+/* Unit tests of the internal buffer, UTF-8, JSON string and NDJSON helpers, and the finite-float
+ * check. */
+#include <float.h>
+#include <math.h>
+
 #include "buf.h"
+#include "finite.h"
 #include "http.h"
 #include "ndjson.h"
 #include "tap.h"
@@ -107,5 +112,29 @@ int main(void)
     atomic_init(&stop, 1);
     int64_t t0 = rc_now_ms();
     ok(rc_sleep_ms(5000, -1, &stop) == 1 && rc_now_ms() - t0 < 500, "sleep returns on stop");
+
+    /* rc_first_nonfinite: every length around the 8-lane steps, each kind of bad value at every
+     * index, and extreme finite values that must pass */
+    float v[40];
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    int good = 1;
+    for (size_t n = 0; n <= 40 && good; n++) {
+        for (size_t k = 0; k < n; k++)
+            v[k] = k % 3 == 0 ? FLT_MAX : k % 3 == 1 ? -FLT_MIN / 4 : -0.0f;
+        good = rc_first_nonfinite(v, n) == n;
+        for (size_t at = 0; at < n && good; at++)
+            for (int b2 = 0; b2 < 3 && good; b2++) {
+                float keep = v[at];
+                v[at] = bad[b2];
+                if (at + 1 < n)
+                    v[n - 1] = bad[(b2 + 1) % 3]; /* a later one too: the first is reported */
+                good = rc_first_nonfinite(v, n) == at;
+                v[at] = keep;
+                if (at + 1 < n)
+                    v[n - 1] = (n - 1) % 3 == 0 ? FLT_MAX : (n - 1) % 3 == 1 ? -FLT_MIN / 4 : -0.0f;
+            }
+    }
+    ok(good, "rc_first_nonfinite: the first NaN or infinity at any index of 0..40 floats, none "
+             "among FLT_MAX, denormals and -0");
     return tap_done();
 }
