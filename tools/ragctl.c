@@ -818,7 +818,8 @@ static int cmd_runs(settings *st, int argc, char **argv)
     }
     if (d)
         closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n) /* qsort's array may not be NULL, even for no elements */
+        qsort(names, n, sizeof *names, cmp_str);
     if (st->json)
         printf("[");
     for (size_t i = 0; i < n; i++) {
