@@ -285,6 +285,12 @@ struct json_object;
 int ls_filter_match(const ls_filter *f, const ls_id *id, struct json_object *payload);
 void ls_filter_free(ls_filter *f);
 
+/* Testing only (not exported by libqdrantc): when set, called with ls_test_seg_open_ud just
+ * before a handle opens a vector segment file its snapshot names, so that a test can make
+ * another handle compact the collection at that moment. NULL in normal use; not thread-safe. */
+extern void (*ls_test_seg_open_hook)(void *ud);
+extern void *ls_test_seg_open_ud;
+
 #ifdef __cplusplus
 }
 #endif

@@ -1180,6 +1180,9 @@ static int seg_open(ls_store *s, lcoll *c, int64_t gen, int create, int *out)
     return 0;
 }
 
+void (*ls_test_seg_open_hook)(void *ud);
+void *ls_test_seg_open_ud;
+
 /* Readies c's segment as the current transaction's snapshot names it (nothing to do without
  * one): the file open and long enough for its records. */
 static int seg_map(ls_store *s, lcoll *c)
@@ -1190,6 +1193,8 @@ static int seg_map(ls_store *s, lcoll *c)
         seg_close(c);
     int r;
     if (c->sfd < 0) {
+        if (ls_test_seg_open_hook)
+            ls_test_seg_open_hook(ls_test_seg_open_ud);
         if ((r = seg_open(s, c, c->sgen, 0, &c->sfd)))
             return r;
         c->sfd_gen = c->sgen;

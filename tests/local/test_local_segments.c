@@ -367,6 +367,80 @@ static void test_damage(void)
     ls_close(s);
 }
 
+static int sql_run(const char *dir, const char *sql)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/store.db", dir);
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(p, &db) == SQLITE_OK ? sqlite3_exec(db, sql, NULL, NULL, NULL) : -1;
+    sqlite3_close(db);
+    return rc;
+}
+
+/* A store as libraries before segments left it (format 1, no segs table) opens, reads and takes
+ * segments; a format this library does not know is refused. */
+static void test_formats(void)
+{
+    char dir[300], fmt[16], err[256];
+    snprintf(dir, sizeof dir, "%s/fm", root);
+    ls_store *s = open_store(dir, 0);
+    ok(s && ls_collection_create(s, "f", DIM, LS_EUCLID) == 0 && put(s, "f", 0, 100, 1, 50) == 0,
+       "100 points in the rows");
+    ls_close(s);
+    ok(sql_run(dir, "DROP TABLE segs") == 0,
+       "the segs table dropped: a store from before segments");
+    s = open_store(dir, 1);
+    ok(s && check_points(s, "f", 0, 100, 1), "it opens and reads");
+    ok(put(s, "f", 100, 300, 1, 300) == 0 && check_points(s, "f", 0, 400, 1),
+       "a segment batch goes in beside the old rows");
+    store_format(dir, fmt, sizeof fmt);
+    is_str(fmt, "2", "and marks the store format 2");
+    ls_close(s);
+    ok(sql_run(dir, "UPDATE meta SET value = '3' WHERE key = 'format'") == 0, "format set to 3");
+    s = NULL;
+    is_int(ls_open(&s, dir, NULL, err, sizeof err), LS_ECORRUPT, "an unknown format is refused");
+    ok(strstr(err, "format 3") != NULL, "  saying which");
+    ls_close(s);
+}
+
+/* The moment the retry is for: a reader's snapshot names generation 1, and before it opens that
+ * file another handle compacts the collection and removes it. The read starts again on a newer
+ * snapshot and answers from generation 2. */
+static ls_store *hook_writer;
+static int hook_ver, hook_ran;
+
+static void compact_now(void *ud)
+{
+    ls_test_seg_open_hook = NULL; /* once: the writer's own opens pass here too */
+    hook_ran = put(hook_writer, "h", 0, 4096, hook_ver, 4096) == 0;
+}
+
+static void test_generation_removed_under_a_reader(void)
+{
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/hk", root);
+    hook_writer = open_store(dir, 0);
+    ok(hook_writer && ls_collection_create(hook_writer, "h", DIM, LS_EUCLID) == 0 &&
+           put(hook_writer, "h", 0, 4096, 1, 4096) == 0,
+       "4096 points in generation 1");
+    for (int scan = 0; scan < 2; scan++) {
+        ls_store *r = open_store(dir, scan);
+        long before, after;
+        seg_files(dir, &before);
+        hook_ver = 2 + scan;
+        hook_ran = 0;
+        ls_test_seg_open_hook = compact_now;
+        ok(r && check_points(r, "h", 0, 4096, hook_ver),
+           scan ? "scan mode: the read answers from the new generation"
+                : "the read answers from the new generation");
+        ok(hook_ran && seg_files(dir, &after) == 1 && after == before + 1,
+           "  the generation its snapshot named was removed before it opened it");
+        ls_test_seg_open_hook = NULL;
+        ls_close(r);
+    }
+    ls_close(hook_writer);
+}
+
 /* A writer compacting again and again in one process, readers in another: every read
  * succeeds and every point it returns is consistent (its vector is its payload's version). */
 static void test_readers_during_compaction(void)
@@ -459,6 +533,8 @@ int main(void)
     test_roundtrip();
     test_compaction();
     test_damage();
+    test_formats();
+    test_generation_removed_under_a_reader();
     test_readers_during_compaction();
     rmrf(root);
     return tap_done();
