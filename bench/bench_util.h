@@ -1,4 +1,4 @@
-/* Timing helpers shared by the client benchmarks (header-only, bench/ only). */
+/* Timing helpers shared by the benchmarks (header-only, bench/ only). */
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
@@ -15,14 +15,14 @@ typedef struct {
     double wall_us;
 } sample;
 
-static double now_us(void)
+static inline double now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static double cpu_us(void)
+static inline double cpu_us(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -30,26 +30,32 @@ static double cpu_us(void)
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
-static sample mark(void)
+static inline sample mark(void)
 {
     sample s = {cpu_us(), now_us()};
     return s;
 }
 
-static sample since(sample a)
+static inline sample since(sample a)
 {
     sample b = mark();
     sample d = {b.cpu_us - a.cpu_us, b.wall_us - a.wall_us};
     return d;
 }
 
-static int cmp_double(const void *a, const void *b)
+static inline int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-static double median(const double *v, int n)
+/* Sorts v[0..n) in place (for a median with its min and max). */
+static inline void bench_sort(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+}
+
+static inline double median(const double *v, int n)
 {
     double tmp[BENCH_MAX_REPS];
     memcpy(tmp, v, (size_t)n * sizeof *v);

@@ -13,6 +13,7 @@
  * With --only, one phase (after the filling) for perf stat or callgrind, e.g.
  *   perf stat -e instructions ./build/bench/pipeline/bench_cache --runs 1 --only cold DIR */
 #define _XOPEN_SOURCE 700
+#include "../bench_util.h"
 #include "pipeline.h"
 
 #include <stdint.h>
@@ -26,13 +27,6 @@
 #define DIM 384
 #define FILL_BATCH 64
 #define LOOKUP_BATCH 4096
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what, const char *msg)
 {
@@ -96,15 +90,9 @@ static void evict(unsigned char *junk, size_t len)
         junk[i]++;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void report(const char *name, double *s, int runs, size_t n)
 {
-    qsort(s, (size_t)runs, sizeof *s, cmp_d);
+    bench_sort(s, runs);
     printf("  %-5s %8.1f ns/vector CPU (median of %d; min %.1f, max %.1f)\n", name,
            s[runs / 2] * 1e9 / (double)n, runs, s[0] * 1e9 / (double)n,
            s[runs - 1] * 1e9 / (double)n);
@@ -153,16 +141,16 @@ int main(int argc, char **argv)
         if (!only || !strcmp(only, "cold") || !strcmp(only, "warm")) {
             rp_cache *c = open_cache(dir);
             evict(junk, junk_len);
-            double t0 = cpu_now();
+            double t0 = cpu_us() / 1e6;
             if (pass(c, e, &t, LOOKUP_BATCH) != n)
                 die("lookups", "not every vector was a hit");
-            cold[r] = cpu_now() - t0;
+            cold[r] = cpu_us() / 1e6 - t0;
             if (!only || !strcmp(only, "warm")) {
                 evict(junk, junk_len);
-                t0 = cpu_now();
+                t0 = cpu_us() / 1e6;
                 if (pass(c, e, &t, LOOKUP_BATCH) != n)
                     die("lookups", "not every vector was a hit");
-                warm[r] = cpu_now() - t0;
+                warm[r] = cpu_us() / 1e6 - t0;
             }
             rp_cache_free(c);
         }
@@ -173,10 +161,10 @@ int main(int argc, char **argv)
             rp_cache *c = open_cache(odir);
             pass(c, e, &t, FILL_BATCH);
             evict(junk, junk_len);
-            double t0 = cpu_now();
+            double t0 = cpu_us() / 1e6;
             if (pass(c, e, &t, LOOKUP_BATCH) != n)
                 die("lookups", "not every vector was a hit");
-            own[r] = cpu_now() - t0;
+            own[r] = cpu_us() / 1e6 - t0;
             rp_cache_free(c);
             char cmd[4200];
             snprintf(cmd, sizeof cmd, "rm -rf '%s'", odir);

@@ -16,6 +16,7 @@
  * The VM's timing is noisy: for a stable figure count instructions with a small --limit, e.g.
  *   valgrind --tool=callgrind ./build/bench/pipeline/bench_embed_hash --runs 1 --limit 2000 */
 #define _XOPEN_SOURCE 700
+#include "../bench_util.h"
 #include "pipeline.h"
 #include "embed_hash_ref.h"
 
@@ -28,13 +29,6 @@
 
 #define BATCH 64
 #define PIECE 600
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 typedef struct strv {
     char **v;
@@ -353,12 +347,6 @@ static int verify(const strv *chunks)
     return 0;
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Times the library's embedder (or the frozen copy): runs passes over the chunks in batches. */
 static int time_embed(const strv *chunks, size_t bytes, size_t dim, int runs, int use_ref,
                       int portable)
@@ -376,7 +364,7 @@ static int time_embed(const strv *chunks, size_t bytes, size_t dim, int runs, in
         exit(1);
     }
     for (int k = 0; k < runs; k++) {
-        double t0 = now();
+        double t0 = now_us() / 1e6;
         for (size_t i = 0; i < chunks->n; i += BATCH) {
             size_t n = chunks->n - i < BATCH ? chunks->n - i : BATCH;
             const char *const *texts = (const char *const *)chunks->v + i;
@@ -397,9 +385,9 @@ static int time_embed(const strv *chunks, size_t bytes, size_t dim, int runs, in
                 free(v);
             }
         }
-        t[k] = now() - t0;
+        t[k] = now_us() / 1e6 - t0;
     }
-    qsort(t, (size_t)runs, sizeof *t, cmp_dbl);
+    bench_sort(t, runs);
     double med = t[runs / 2], n = (double)chunks->n;
     printf("%s, dim %zu: %.0f ns/chunk  %.1f MB/s  (median of %d runs; min %.0f, max %.0f "
            "ns/chunk)\n",
