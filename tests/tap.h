@@ -49,6 +49,15 @@ static inline int tap_ok_(int cond, const char *file, int line, const char *what
         return 0;                                                                                  \
     } while (0)
 
+/* Removes a test's scratch directory (rm -rf), saying so when that fails. */
+static inline void tap_rmrf(const char *path)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        diag("rm failed for %s", path);
+}
+
 static inline int tap_done(void)
 {
     printf("1..%d\n", tap_n);

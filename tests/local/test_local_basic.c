@@ -12,14 +12,6 @@
 
 static char root[256];
 
-static void rmrf(const char *p)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
-    if (system(cmd) != 0)
-        diag("rm failed for %s", p);
-}
-
 static const char *mkpath(char *buf, size_t cap, const char *name)
 {
     snprintf(buf, cap, "%s/%s", root, name);
@@ -600,7 +592,7 @@ static void test_refresh(const char *dir)
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/ls_basic_%ld", (long)getpid());
-    rmrf(root);
+    tap_rmrf(root);
     mkdir(root, 0755);
     test_open_errors();
 
@@ -651,6 +643,6 @@ int main(void)
            "uuid forms parse to one id");
     }
     ok(ls_id_parse(&id, "-1", 2) != 0 && ls_id_parse(&id, "01", 2) != 0, "bad ids refused");
-    rmrf(root);
+    tap_rmrf(root);
     return tap_done();
 }

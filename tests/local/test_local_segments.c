@@ -22,14 +22,6 @@
 
 static char root[256];
 
-static void rmrf(const char *p)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
-    if (system(cmd) != 0)
-        diag("rm failed for %s", p);
-}
-
 /* The vector of point id at version ver: exact in float, different for every (id, ver). */
 static void vec_of(float *v, uint64_t id, int ver)
 {
@@ -528,7 +520,7 @@ static void test_readers_during_compaction(void)
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/test_local_seg_%ld", (long)getpid());
-    rmrf(root);
+    tap_rmrf(root);
     mkdir(root, 0755);
     test_roundtrip();
     test_compaction();
@@ -536,6 +528,6 @@ int main(void)
     test_formats();
     test_generation_removed_under_a_reader();
     test_readers_during_compaction();
-    rmrf(root);
+    tap_rmrf(root);
     return tap_done();
 }
