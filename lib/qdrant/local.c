@@ -525,9 +525,9 @@ int ql_count(uint64_t *out, qdrant_client *c, const char *collection, const qdra
 int ql_query(qdrant_point_list **out, qdrant_client *c, const char *collection, const float *vector,
              size_t dim, const qdrant_query_options *o)
 {
-    for (size_t k = 0; k < dim; k++)
-        if (!isfinite(vector[k]))
-            return qd_set_err(c, QDRANT_EINVAL, "query vector element %zu is NaN or infinite", k);
+    size_t k = rc_first_nonfinite(vector, dim);
+    if (k < dim)
+        return qd_set_err(c, QDRANT_EINVAL, "query vector element %zu is NaN or infinite", k);
     if (o->use_score_threshold && !isfinite(o->score_threshold))
         return qd_set_err(c, QDRANT_EINVAL, "score_threshold is NaN or infinite");
     ls_query_params p;
@@ -557,12 +557,10 @@ int ql_query_batch(qdrant_point_list **out, qdrant_client *c, const char *collec
     int rc = p && lp && tmp ? QDRANT_OK : qd_nomem(c);
     for (size_t i = 0; !rc && i < n; i++) {
         const qdrant_query_options *o = opts ? &opts[i] : &d;
-        for (size_t k = 0; !rc && k < dim; k++)
-            if (!isfinite(vectors[i * dim + k]))
-                rc = qd_set_err(c, QDRANT_EINVAL,
-                                "query %zu: vector element %zu is NaN or "
-                                "infinite",
-                                i, k);
+        size_t k = rc_first_nonfinite(vectors + i * dim, dim);
+        if (k < dim)
+            rc = qd_set_err(c, QDRANT_EINVAL, "query %zu: vector element %zu is NaN or infinite", i,
+                            k);
         if (!rc && o->use_score_threshold && !isfinite(o->score_threshold))
             rc = qd_set_err(c, QDRANT_EINVAL, "query %zu: score_threshold is NaN or infinite", i);
         if (!rc)

@@ -357,7 +357,14 @@ static void test_local_behaviour(qdrant_client *c)
     qv[1] = INFINITY;
     q.filter = NULL;
     is_int(qdrant_points_query(&pts, c, "a", qv, 3, &q), QDRANT_EINVAL, "infinite query vector");
+    is_str(qdrant_client_errmsg(c), "query vector element 1 is NaN or infinite", "  message");
     qv[1] = 2;
+    float bq[6] = {1, 2, 3, 4, 5, NAN};
+    qdrant_point_list *bl[2] = {NULL, NULL};
+    is_int(qdrant_points_query_batch(bl, c, "a", bq, 2, 3, NULL), QDRANT_EINVAL,
+           "a NaN in the second query of a batch");
+    is_str(qdrant_client_errmsg(c), "query 1: vector element 2 is NaN or infinite", "  message");
+    ok(!bl[0] && !bl[1], "  nothing answered");
     is_int(qdrant_points_query(&pts, c, "a", qv, 2, &q), QDRANT_EINVAL, "query: wrong dimension");
     is_int(qdrant_points_query(&pts, c, "nope", qv, 3, &q), QDRANT_ENOTFOUND,
            "query: unknown collection");
