@@ -170,7 +170,9 @@ QDRANT_API int qdrant_client_new(qdrant_client **out, const qdrant_client_option
  * The directory is created (one level) when missing; an empty directory becomes a store.
  * Opening fails with QDRANT_EINVAL when the path is not a store (a file, or a non-empty
  * directory without the store's marker file) and with QDRANT_EIO when it cannot be created or
- * written (permissions), or the database is damaged.
+ * written (permissions), or the store is damaged: its database is garbage, or is missing or
+ * empty though the directory is a store (marker or segment files) — such a store is never
+ * silently replaced by a new empty one.
  *
  * Code written against this header runs unchanged on either backend, with the same error codes
  * for the same situations (wrong dimension: QDRANT_EINVAL, unknown collection: QDRANT_ENOTFOUND,
@@ -181,7 +183,9 @@ QDRANT_API int qdrant_client_new(qdrant_client **out, const qdrant_client_option
  *  - Collection options (HNSW, on_disk, indexing threshold) are accepted and ignored; payload
  *    index creation is a no-op success (indexes only make a server faster), QDRANT_ENOTFOUND
  *    for an unknown collection as on a server. Collection info reports status green and only
- *    size, distance and points_count in its JSON.
+ *    size, distance, points_count and metadata in its JSON. Metadata is kept with the same
+ *    keys, order and merge rules as on a server; a number keeps the text it was given in (a
+ *    server may write 1.50 as 1.5).
  *  - Writes are applied (and durable against a process crash) before the call returns: the
  *    write options' wait/ordering/timeout do not apply. The uploader writes its batches one
  *    after the other in the calling thread (no parallelism, no retries); progress, stopping
@@ -237,24 +241,34 @@ typedef enum qdrant_distance {
  * configuration file) applies. */
 #define QDRANT_UNSET (-1)
 
-#define QDRANT_COLLECTION_OPTIONS_VERSION 1
+/* 2 adds metadata; a program built with version 1 keeps working unchanged. */
+#define QDRANT_COLLECTION_OPTIONS_VERSION 2
 typedef struct qdrant_collection_options {
     unsigned int version;
     int on_disk;                  /* vectors on disk: 0/1, or QDRANT_UNSET */
     long hnsw_m;                  /* >= 0 (0 disables the HNSW graph), or QDRANT_UNSET */
     long hnsw_ef_construct;       /* >= 4, or QDRANT_UNSET */
     long long indexing_threshold; /* KB, >= 0 (0 disables indexing), or QDRANT_UNSET */
+    /* Version 2. The collection's metadata: any JSON object (text, copied), stored with the
+     * collection as given (keys set to null included) and reported by
+     * qdrant_collection_info_metadata(); NULL (default): none. Not a JSON object: QDRANT_EINVAL
+     * and nothing is sent. Needs Qdrant 1.15.4 or later (older servers ignore it). */
+    const char *metadata;
 } qdrant_collection_options;
 
 #define QDRANT_COLLECTION_OPTIONS_INIT                                                             \
     {                                                                                              \
-        QDRANT_COLLECTION_OPTIONS_VERSION, QDRANT_UNSET, QDRANT_UNSET, QDRANT_UNSET, QDRANT_UNSET  \
+        QDRANT_COLLECTION_OPTIONS_VERSION, QDRANT_UNSET, QDRANT_UNSET, QDRANT_UNSET, QDRANT_UNSET, \
+            NULL                                                                                   \
     }
+/* Fills opts with the defaults for the given version (1 or 2: only that version's fields are
+ * written). Returns QDRANT_EINVAL for an unknown one. */
 QDRANT_API int qdrant_collection_options_init(qdrant_collection_options *opts,
                                               unsigned int version);
 
-/* PUT /collections/{name}: one unnamed dense vector of dim floats per point. opts may be NULL.
- * QDRANT_ECONFLICT when the collection exists. Names: 1..255 bytes of UTF-8. */
+/* PUT /collections/{name}: one unnamed dense vector of dim floats per point. opts may be NULL;
+ * a version-1 struct is read only up to its last field. QDRANT_ECONFLICT when the collection
+ * exists. Names: 1..255 bytes of UTF-8. */
 QDRANT_API int qdrant_collection_create(qdrant_client *client, const char *name, size_t dim,
                                         qdrant_distance distance,
                                         const qdrant_collection_options *opts);
@@ -288,7 +302,22 @@ QDRANT_API size_t qdrant_collection_info_vector_size(const qdrant_collection_inf
 QDRANT_API qdrant_distance qdrant_collection_info_distance(const qdrant_collection_info *info);
 /* The whole "result" object as JSON text, for anything without an accessor. */
 QDRANT_API const char *qdrant_collection_info_json(const qdrant_collection_info *info);
+/* The collection's metadata (config.metadata) as JSON object text, borrowed from info; NULL
+ * when the collection has none (never given, as a server omits it then). An object whose keys
+ * were all removed is "{}", not NULL, as on a server. */
+QDRANT_API const char *qdrant_collection_info_metadata(const qdrant_collection_info *info);
 QDRANT_API void qdrant_collection_info_free(qdrant_collection_info *info);
+
+/* PATCH /collections/{name} with {"metadata": metadata_json} (a JSON object, checked; nothing
+ * is sent when it is not one): merges it into the collection's metadata as Qdrant does, one
+ * level deep: each key given replaces that key's value (objects are not merged further), a key
+ * given as null is removed, keys not given are kept. When the collection has no metadata yet,
+ * the object becomes its metadata exactly as given (keys set to null stay, as null). An alias
+ * names its collection; QDRANT_ENOTFOUND for an unknown collection. Not retried after a
+ * dropped connection or a 5xx (with null keys a second application is not the same change).
+ * Servers before Qdrant 1.15.4 accept the request and ignore the metadata. */
+QDRANT_API int qdrant_collection_metadata_update(qdrant_client *client, const char *name,
+                                                 const char *metadata_json);
 
 /* A list of names (collections). */
 typedef struct qdrant_name_list qdrant_name_list;
@@ -374,8 +403,9 @@ typedef struct qdrant_upload_options {
     size_t max_body_bytes;     /* a batch whose body is larger is split (>= 64); default 30 MiB (the
                                   server     refuses bodies over 32 MiB by default) */
     int parallel;              /* requests in flight at once, 1..16; default 3 */
-    int max_retries;           /* per batch: 429 (honouring Retry-After), 502/503/504, timeouts and
-                                  dropped connections; default 5 */
+    int max_retries;           /* per batch (each batch is sent at most 1 + max_retries times,
+                                  whatever the other batches used): 429, 502/503/504 (honouring
+                                  Retry-After), timeouts and dropped connections; default 5 */
     long retry_backoff_ms;     /* default 200 */
     long retry_max_backoff_ms; /* default 10000 */
     int wait;                  /* as in qdrant_write_options; default 1 */

@@ -46,7 +46,8 @@ enum {
     LS_EACCES = -10,      /* the directory or database cannot be created or written */
     LS_EIO = -11,         /* I/O or database error (disk full, ...) */
     LS_EBUSY = -12,       /* the store stayed locked by another writer past busy_timeout_ms */
-    LS_ECORRUPT = -13,    /* the database is damaged or of an unknown format version */
+    LS_ECORRUPT = -13,    /* the store is damaged (database garbage, or missing or empty in a
+                             directory that is a store) or of an unknown format version */
 };
 
 /* A static, never-NULL name for an error code. */
@@ -106,7 +107,10 @@ typedef struct ls_open_options {
  * On failure *out is untouched and, when errbuf is non-NULL, a message is written there
  * (errcap bytes, NUL-terminated). Errors: LS_ENOTSTORE (non-empty directory without the marker,
  * or not a directory), LS_EACCES (cannot create or write), LS_ENOTFOUND (missing and create=0),
- * LS_ECORRUPT, LS_EIO, LS_ENOMEM, LS_EINVAL. */
+ * LS_ECORRUPT (the database is not a store database, or of an unknown format; or the directory
+ * is a store — it has the marker, or segment files — but its database is missing, empty or
+ * has no store tables: a damaged store is never made a new empty one; the message names the
+ * path), LS_EIO, LS_ENOMEM, LS_EINVAL. */
 int ls_open(ls_store **out, const char *dir, const ls_open_options *opts, char *errbuf,
             size_t errcap);
 /* Closes the store and frees everything it holds. NULL-safe. */
@@ -144,6 +148,28 @@ typedef struct ls_collection_info {
 } ls_collection_info;
 /* Fills *out for the collection or alias name; LS_ENOTFOUND when there is none. */
 int ls_collection_info_get(ls_collection_info *out, ls_store *s, const char *name);
+
+/* Collection metadata (Qdrant's CollectionConfig.metadata): an arbitrary JSON object kept with
+ * the collection, or none. It is stored as json-c prints it (keys in the order given, numbers
+ * with the text they were given in). Metadata JSON passed in must be one JSON object (strict,
+ * UTF-8, no NaN or infinity, nested at most 128 deep): LS_EINVAL otherwise. */
+
+/* ls_collection_create with metadata_json (NULL: none) stored as given, keys set to null
+ * included (as Qdrant stores a CreateCollection's metadata). */
+int ls_collection_create_with_metadata(ls_store *s, const char *name, size_t dim,
+                                       ls_distance distance, const char *metadata_json);
+/* ls_collection_info_get, and from the same snapshot *metadata (when metadata is non-NULL):
+ * the collection's metadata as JSON object text (malloc'ed, the caller's to free), or NULL
+ * when it has none. Nothing is written to either on failure. */
+int ls_collection_describe(ls_collection_info *out, char **metadata, ls_store *s, const char *name);
+/* Merges patch_json into the metadata of the collection (or alias) name, in one transaction, as
+ * Qdrant's UpdateCollection does (Collection::update_metadata):
+ *  - no metadata yet: patch_json becomes the metadata exactly as given (null values stay);
+ *  - otherwise, for each key of the patch in order: null removes the key, and the last key
+ *    moves into its place (serde_json's Map::remove with preserve_order is a swap_remove); any
+ *    other value replaces the key's value where it stands, or is added at the end.
+ * LS_ENOTFOUND for an unknown collection, LS_EINVAL for a patch that is not a JSON object. */
+int ls_collection_metadata_update(ls_store *s, const char *name, const char *patch_json);
 
 /* A list of strings: collection names, or (alias, collection) pairs. */
 typedef struct ls_names {

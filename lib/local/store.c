@@ -3,7 +3,7 @@
  *
  * On disk (store.db, WAL mode):
  *   meta(key, value)                         format version, float byte order, next cid
- *   collections(name, cid, dim, distance, seq, epoch, ntomb)
+ *   collections(name, cid, dim, distance, seq, epoch, ntomb, metadata)
  *   aliases(alias, collection)
  *   p<cid>(rid, pkey UNIQUE, seq, vec, payload)  one table per collection; pkey is the id as a
  *                                            blob whose byte order is Qdrant's id order; vec the
@@ -13,6 +13,16 @@
  * and v<cid>-<gen>.seg beside it (see "vector segments"). cid is never reused, so a collection
  * deleted and created again is a different table. Format 1: no segment yet (what libraries
  * before segments read); 2: segments in use.
+ *
+ * collections.metadata (JSON object text, NULL: none) came after both formats: it is added to
+ * an older store's table when this library first opens it. It does not change the format:
+ * older libraries name the columns they read and write, so they keep reading and writing such
+ * a store (their new collections have no metadata); only a change older libraries would get
+ * wrong raises the format, as segments did.
+ *
+ * A directory with the marker (or with segment files) is a store: when its database is missing,
+ * empty or without the store's tables, opening fails with LS_ECORRUPT rather than making a new
+ * empty database there, which would make every collection vanish without an error.
  *
  * Change tracking: every write to a collection is one transaction that raises its seq by one
  * and stamps the rows it writes (points) or deletes (tombstones) with the new seq. A reader whose
@@ -795,7 +805,7 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS collections(name TEXT PRIMARY KEY, cid INTEGER NOT NULL UNIQUE,"
     " dim INTEGER NOT NULL, distance INTEGER NOT NULL, seq INTEGER NOT NULL DEFAULT 0,"
-    " epoch INTEGER NOT NULL DEFAULT 0, ntomb INTEGER NOT NULL DEFAULT 0);"
+    " epoch INTEGER NOT NULL DEFAULT 0, ntomb INTEGER NOT NULL DEFAULT 0, metadata TEXT);"
     "CREATE TABLE IF NOT EXISTS aliases(alias TEXT PRIMARY KEY, collection TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS segs(cid INTEGER PRIMARY KEY, gen INTEGER NOT NULL,"
     " next INTEGER NOT NULL, dead INTEGER NOT NULL);"
@@ -848,6 +858,56 @@ static int store_file(const char *name)
     return !strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, DB_NAME) ||
            !strcmp(name, DB_NAME "-wal") || !strcmp(name, DB_NAME "-shm") ||
            !strcmp(name, DB_NAME "-journal") || !strncmp(name, LS_MARKER_NAME ".tmp", 19);
+}
+
+/* v<cid>-<gen>.seg: a vector segment file (see "vector segments"). */
+static int seg_file(const char *name)
+{
+    const char *p = name;
+    if (*p++ != 'v' || !(*p >= '0' && *p <= '9'))
+        return 0;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (*p++ != '-' || !(*p >= '0' && *p <= '9'))
+        return 0;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return strcmp(p, ".seg") == 0;
+}
+
+/* *has: 1 when the collections table has the metadata column, else 0. An SQLite code. */
+static int md_column(sqlite3 *db, int *has)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(
+        db, "SELECT 1 FROM pragma_table_info('collections') WHERE name = 'metadata'", -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(q);
+        *has = rc == SQLITE_ROW;
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* A store made before collection metadata: the column added, once (another process may be
+ * doing the same: checked again under the write lock). */
+static int md_column_add(sqlite3 *db)
+{
+    int has = 0, rc = md_column(db, &has);
+    if (rc != SQLITE_OK || has)
+        return rc;
+    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = md_column(db, &has);
+    if (rc == SQLITE_OK && !has)
+        rc = sqlite3_exec(db, "ALTER TABLE collections ADD COLUMN metadata TEXT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
 }
 
 static int write_marker(const char *dir, char *errbuf, size_t errcap)
@@ -914,29 +974,53 @@ int ls_open(ls_store **out, const char *dir, const ls_open_options *opts, char *
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, LS_MARKER_NAME);
     int marker = access(path, F_OK) == 0;
+    /* the database: a store (marker or segment files) whose database is missing or empty is
+     * damaged; SQLite would quietly make a new empty one */
+    char dbpath[4200];
+    snprintf(dbpath, sizeof dbpath, "%s/%s", dir, DB_NAME);
+    struct stat dbst;
+    int db_state = 1; /* 1: there, with content; 0: empty; -1: missing */
+    if (stat(dbpath, &dbst) != 0) {
+        if (errno != ENOENT)
+            return openerr(errbuf, errcap, errno_code(errno), "cannot open %s: %s", dbpath,
+                           strerror(errno));
+        db_state = -1;
+    } else if (S_ISREG(dbst.st_mode) && dbst.st_size == 0) {
+        db_state = 0;
+    }
+    char first[64] = "";
     if (!marker) {
         DIR *d = opendir(dir);
         if (!d)
             return openerr(errbuf, errcap, errno_code(errno), "cannot read directory %s: %s", dir,
                            strerror(errno));
         struct dirent *de;
-        const char *other = NULL;
+        int other = 0;
         while ((de = readdir(d)) != NULL) {
-            if (!store_file(de->d_name)) {
-                other = de->d_name;
+            if (store_file(de->d_name))
+                continue;
+            other = !seg_file(de->d_name);
+            if (other || !first[0])
+                snprintf(first, sizeof first, "%.60s", de->d_name);
+            if (other)
                 break;
-            }
         }
-        int bad = other != NULL;
-        char first[64];
-        if (bad)
-            snprintf(first, sizeof first, "%.60s", other);
         closedir(d);
-        if (bad)
+        if (!other && first[0] && db_state <= 0) /* segment files, no database */
+            return openerr(errbuf, errcap, LS_ECORRUPT,
+                           "store %s is damaged: it holds vector segment files (%s) but its "
+                           "database %s is %s; not making a new empty store there",
+                           dir, first, dbpath, db_state < 0 ? "missing" : "empty (0 bytes)");
+        if (first[0])
             return openerr(errbuf, errcap, LS_ENOTSTORE,
                            "%s is not a local store: the directory is not empty (it holds %s) and "
                            "has no %s marker file",
                            dir, first, LS_MARKER_NAME);
+    } else if (db_state <= 0) {
+        return openerr(errbuf, errcap, LS_ECORRUPT,
+                       "store %s is damaged: it has the %s marker but its database %s is %s; not "
+                       "making a new empty store there",
+                       dir, LS_MARKER_NAME, dbpath, db_state < 0 ? "missing" : "empty (0 bytes)");
     }
     if (access(dir, W_OK | X_OK) != 0)
         return openerr(errbuf, errcap, LS_EACCES, "store directory %s is not writable: %s", dir,
@@ -987,20 +1071,32 @@ int ls_open(ls_store **out, const char *dir, const ls_open_options *opts, char *
     /* Schema: created when missing (a new store, or one another process is creating). */
     sqlite3_stmt *q = NULL;
     rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='format'", -1, &q, NULL);
-    int have = 0;
+    int have = 0, none = 0; /* none: certainly no store tables or no format row */
     char fmt[32] = "";
     if (rc == SQLITE_OK) {
-        if (sqlite3_step(q) == SQLITE_ROW) {
+        int step = sqlite3_step(q);
+        if (step == SQLITE_ROW) {
             have = 1;
             snprintf(fmt, sizeof fmt, "%s", (const char *)sqlite3_column_text(q, 0));
         }
+        none = step == SQLITE_DONE;
     } else if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT) {
         sqlite3_finalize(q);
         r = openerr(errbuf, errcap, LS_ECORRUPT, "%s is not a valid store database: %s", path,
                     sqlite3_errmsg(s->db));
         goto fail;
+    } else {
+        none = (rc & 0xff) == SQLITE_ERROR; /* no such table */
     }
     sqlite3_finalize(q);
+    if (!have && none && marker) {
+        /* the marker is written after the schema is committed: this is not a store being made */
+        r = openerr(errbuf, errcap, LS_ECORRUPT,
+                    "store %s is damaged: its database %s has no store tables; not making a new "
+                    "empty store there",
+                    dir, path);
+        goto fail;
+    }
     if (!have) {
         char ins[128];
         snprintf(ins, sizeof ins, "INSERT OR IGNORE INTO meta VALUES('float_order', '%s');",
@@ -1033,6 +1129,8 @@ int ls_open(ls_store **out, const char *dir, const ls_open_options *opts, char *
     sqlite3_finalize(q);
     if (rc == SQLITE_OK && !have)
         rc = sqlite3_exec(s->db, SCHEMA, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = md_column_add(s->db);
     if (rc != SQLITE_OK) {
         r = openerr(errbuf, errcap, sqlerr_code(rc), "cannot update the store in %s: %s", dir,
                     sqlite3_errmsg(s->db));
@@ -1540,16 +1638,103 @@ static int begin_call(ls_store *s)
 
 /* ---- collections ------------------------------------------------------------------------ */
 
-int ls_collection_create(ls_store *s, const char *name, size_t dim, ls_distance distance)
+/* Collection metadata (collections.metadata): parsed as strictly as payloads, nested as deep as
+ * libqdrantc's own check allows, stored as json-c prints it. */
+#define MD_DEPTH 128
+#define MD_PRINT (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+static int json_finite(json_object *o, int depth);
+
+/* Parses metadata text (what: for the message): one JSON object, white space around it, finite
+ * numbers. *out: the object (the caller puts it). */
+static int md_parse(ls_store *s, json_object **out, const char *text, const char *what)
 {
-    ENTER(s);
-    int r = check_name(s, name, "collection");
-    if (r)
-        return r;
-    if (dim < 1 || dim > LS_MAX_DIM)
-        return seterr(s, LS_EINVAL, "vector size must be from 1 to %d, got %zu", LS_MAX_DIM, dim);
-    if (distance < LS_COSINE || distance > LS_MANHATTAN)
-        return seterr(s, LS_EINVAL, "unknown distance %d", (int)distance);
+    json_tokener *tok = json_tokener_new_ex(MD_DEPTH);
+    if (!tok)
+        return nomem(s);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    size_t len = strlen(text);
+    json_object *o = len < INT32_MAX ? json_tokener_parse_ex(tok, text, (int)len) : NULL;
+    size_t end = o && json_tokener_get_error(tok) == json_tokener_success
+                     ? json_tokener_get_parse_end(tok)
+                     : 0;
+    json_tokener_free(tok);
+    while (end && end < len && strchr(" \t\n\r", text[end]))
+        end++;
+    if (!end || end != len || !json_object_is_type(o, json_type_object) || !json_finite(o, 0)) {
+        json_object_put(o);
+        return seterr(s, LS_EINVAL, "%s is not a JSON object", what);
+    }
+    *out = o;
+    return 0;
+}
+
+/* Qdrant's merge of a metadata patch into existing metadata (segment's merge_map on serde_json
+ * maps that keep insertion order): for each key of patch in order, null removes the key, the
+ * last key taking its place (Map::remove is IndexMap::swap_remove there); another value replaces
+ * the key's value where it stands, or is appended. A new object (NULL: no memory). */
+static json_object *md_merge(json_object *cur, json_object *patch)
+{
+    size_t cap = (size_t)json_object_object_length(cur) + (size_t)json_object_object_length(patch);
+    const char **key = malloc((cap ? cap : 1) * sizeof *key);
+    json_object **val = malloc((cap ? cap : 1) * sizeof *val);
+    json_object *pos = json_object_new_object(); /* key -> its index in key[] */
+    json_object *out = NULL;
+    size_t n = 0;
+    if (!key || !val || !pos)
+        goto done;
+    json_object_object_foreach(cur, ck, cv)
+    {
+        json_object *ix = json_object_new_int64((int64_t)n);
+        if (!ix || json_object_object_add(pos, ck, ix))
+            goto done;
+        key[n] = ck;
+        val[n++] = cv;
+    }
+    json_object_object_foreach(patch, pk, pv)
+    {
+        json_object *ix;
+        long j = json_object_object_get_ex(pos, pk, &ix) ? (long)json_object_get_int64(ix) : -1;
+        if (!pv) { /* null: remove, the last entry moving into the hole */
+            if (j < 0)
+                continue;
+            json_object_object_del(pos, pk);
+            if ((size_t)j != n - 1) {
+                key[j] = key[n - 1];
+                val[j] = val[n - 1];
+                json_object_set_int64(json_object_object_get(pos, key[j]), j);
+            }
+            n--;
+        } else if (j >= 0) {
+            val[j] = pv;
+        } else {
+            if (!(ix = json_object_new_int64((int64_t)n)) || json_object_object_add(pos, pk, ix))
+                goto done;
+            key[n] = pk;
+            val[n++] = pv;
+        }
+    }
+    out = json_object_new_object();
+    for (size_t i = 0; out && i < n; i++) {
+        json_object *v = json_object_get(val[i]);
+        if (json_object_object_add(out, key[i], v)) {
+            json_object_put(v);
+            json_object_put(out);
+            out = NULL;
+        }
+    }
+done:
+    free(key);
+    free(val);
+    json_object_put(pos);
+    return out;
+}
+
+/* ls_collection_create once the arguments are checked; md: the metadata object or NULL. */
+static int create_locked(ls_store *s, const char *name, size_t dim, ls_distance distance,
+                         json_object *md)
+{
+    int r;
     if ((r = begin_write(s)))
         return r;
     if (find_coll(s, name)) {
@@ -1586,7 +1771,8 @@ int ls_collection_create(ls_store *s, const char *name, size_t dim, ls_distance 
              (long long)cid, (long long)cid);
     if ((r = exec(s, sql, "create collection")))
         goto out;
-    st = stmt(s, "INSERT INTO collections(name, cid, dim, distance) VALUES(?, ?, ?, ?)");
+    st = stmt(s, "INSERT INTO collections(name, cid, dim, distance, metadata)"
+                 " VALUES(?, ?, ?, ?, ?)");
     if (!st) {
         r = LS_EIO;
         goto out;
@@ -1595,6 +1781,9 @@ int ls_collection_create(ls_store *s, const char *name, size_t dim, ls_distance 
     sqlite3_bind_int64(st, 2, cid);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)dim);
     sqlite3_bind_int(st, 4, (int)distance);
+    if (md)
+        sqlite3_bind_text(st, 5, json_object_to_json_string_ext(md, MD_PRINT), -1,
+                          SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -1606,6 +1795,30 @@ int ls_collection_create(ls_store *s, const char *name, size_t dim, ls_distance 
     return r;
 out:
     rollback(s);
+    return r;
+}
+
+int ls_collection_create(ls_store *s, const char *name, size_t dim, ls_distance distance)
+{
+    return ls_collection_create_with_metadata(s, name, dim, distance, NULL);
+}
+
+int ls_collection_create_with_metadata(ls_store *s, const char *name, size_t dim,
+                                       ls_distance distance, const char *metadata_json)
+{
+    ENTER(s);
+    int r = check_name(s, name, "collection");
+    if (r)
+        return r;
+    if (dim < 1 || dim > LS_MAX_DIM)
+        return seterr(s, LS_EINVAL, "vector size must be from 1 to %d, got %zu", LS_MAX_DIM, dim);
+    if (distance < LS_COSINE || distance > LS_MANHATTAN)
+        return seterr(s, LS_EINVAL, "unknown distance %d", (int)distance);
+    json_object *md = NULL;
+    if (metadata_json && (r = md_parse(s, &md, metadata_json, "metadata")))
+        return r;
+    r = create_locked(s, name, dim, distance, md);
+    json_object_put(md);
     return r;
 }
 
@@ -1676,7 +1889,31 @@ int ls_collection_exists(int *out, ls_store *s, const char *name)
     return 0;
 }
 
+/* Inside a transaction: the metadata of c into *out (malloc'ed text, or NULL: none). */
+static int md_read(ls_store *s, const lcoll *c, char **out)
+{
+    sqlite3_stmt *st = stmt(s, "SELECT metadata FROM collections WHERE cid = ?1");
+    if (!st)
+        return LS_EIO;
+    sqlite3_bind_int64(st, 1, c->cid);
+    int rc = sqlite3_step(st), r = 0;
+    *out = NULL;
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
+        !(*out = strdup((const char *)sqlite3_column_text(st, 0))))
+        r = nomem(s);
+    else if (rc != SQLITE_ROW)
+        r = rc == SQLITE_DONE ? seterr(s, LS_EIO, "collection %s vanished", c->name)
+                              : dberr(s, rc, "read metadata");
+    sqlite3_reset(st);
+    return r;
+}
+
 int ls_collection_info_get(ls_collection_info *out, ls_store *s, const char *name)
+{
+    return ls_collection_describe(out, NULL, s, name);
+}
+
+int ls_collection_describe(ls_collection_info *out, char **metadata, ls_store *s, const char *name)
 {
     ENTER(s);
     if (!out || !name)
@@ -1688,6 +1925,11 @@ int ls_collection_info_get(ls_collection_info *out, ls_store *s, const char *nam
     if (!c) {
         end_read(s);
         return LS_ENOTFOUND;
+    }
+    char *md = NULL;
+    if (metadata && (r = md_read(s, c, &md))) {
+        end_read(s);
+        return r;
     }
     ls_collection_info info;
     memset(&info, 0, sizeof info);
@@ -1711,12 +1953,69 @@ int ls_collection_info_get(ls_collection_info *out, ls_store *s, const char *nam
         if (rc != SQLITE_ROW) {
             r = dberr(s, rc, "count points");
             end_read(s);
+            free(md);
             return r;
         }
     }
     end_read(s);
     *out = info;
+    if (metadata)
+        *metadata = md;
     return 0;
+}
+
+int ls_collection_metadata_update(ls_store *s, const char *name, const char *patch_json)
+{
+    ENTER(s);
+    if (!name || !patch_json)
+        return seterr(s, LS_EINVAL, "name and metadata are required");
+    json_object *patch = NULL, *cur = NULL, *merged = NULL;
+    char *text = NULL;
+    int r = md_parse(s, &patch, patch_json, "metadata");
+    if (r || (r = begin_write(s))) {
+        json_object_put(patch);
+        return r;
+    }
+    lcoll *c = resolve(s, name);
+    if (!c) {
+        r = LS_ENOTFOUND;
+        goto out;
+    }
+    if ((r = md_read(s, c, &text)))
+        goto out;
+    if (!text) { /* none yet: the patch as given, nulls and all (Collection::update_metadata) */
+        merged = json_object_get(patch);
+    } else if (md_parse(s, &cur, text, "stored metadata")) {
+        r = seterr(s, LS_ECORRUPT, "the metadata stored for collection %s is damaged", c->name);
+        goto out;
+    } else if (!(merged = md_merge(cur, patch))) {
+        r = nomem(s);
+        goto out;
+    }
+    sqlite3_stmt *st = stmt(s, "UPDATE collections SET metadata = ?1 WHERE cid = ?2");
+    if (!st) {
+        r = LS_EIO;
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, json_object_to_json_string_ext(merged, MD_PRINT), -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, c->cid);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        r = dberr(s, rc, "update metadata");
+        goto out;
+    }
+    r = commit(s);
+    goto done;
+out:
+    rollback(s);
+done:
+    free(text);
+    json_object_put(patch);
+    json_object_put(cur);
+    json_object_put(merged);
+    return r;
 }
 
 void ls_names_free(ls_names *l)

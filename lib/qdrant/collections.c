@@ -1,6 +1,7 @@
 /* libqdrantc: collections, payload indexes and aliases. */
 #include "internal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +24,25 @@ static int prologue(qdrant_client *c, const char *what, const char *name)
 
 static const char *const distance_names[] = {NULL, "Cosine", "Dot", "Euclid", "Manhattan"};
 
+/* A version-1 struct ends after indexing_threshold. */
+#define COLL_OPTS_V1_SIZE                                                                          \
+    (offsetof(qdrant_collection_options, indexing_threshold) + sizeof(long long))
+
 QDRANT_API int qdrant_collection_options_init(qdrant_collection_options *o, unsigned int version)
 {
-    if (!o || version != QDRANT_COLLECTION_OPTIONS_VERSION)
+    if (!o || version < 1 || version > QDRANT_COLLECTION_OPTIONS_VERSION)
         return QDRANT_EINVAL;
     qdrant_collection_options d = QDRANT_COLLECTION_OPTIONS_INIT;
-    *o = d;
+    d.version = version;
+    memcpy(o, &d, version == 1 ? COLL_OPTS_V1_SIZE : sizeof d);
+    return QDRANT_OK;
+}
+
+/* Checks a metadata argument: one JSON object. */
+static int check_metadata(qdrant_client *c, const char *what, const char *md)
+{
+    if (!md || !qd_json_valid(md, strlen(md), 1))
+        return qd_set_err(c, QDRANT_EINVAL, "%s is not a JSON object", what);
     return QDRANT_OK;
 }
 
@@ -42,8 +56,10 @@ QDRANT_API int qdrant_collection_create(qdrant_client *c, const char *name, size
     qdrant_collection_options d = QDRANT_COLLECTION_OPTIONS_INIT;
     if (!o)
         o = &d;
-    if (o->version != QDRANT_COLLECTION_OPTIONS_VERSION)
+    if (o->version < 1 || o->version > QDRANT_COLLECTION_OPTIONS_VERSION)
         return qd_set_err(c, QDRANT_EINVAL, "unknown collection options version %u", o->version);
+    /* a version-1 struct has no metadata field: it is not read */
+    const char *md = o->version >= 2 ? o->metadata : NULL;
     if (dim == 0)
         return qd_set_err(c, QDRANT_EINVAL, "vector size must be > 0");
     if (distance < QDRANT_DISTANCE_COSINE || distance > QDRANT_DISTANCE_MANHATTAN)
@@ -56,8 +72,10 @@ QDRANT_API int qdrant_collection_create(qdrant_client *c, const char *name, size
         return qd_set_err(c, QDRANT_EINVAL, "hnsw_ef_construct must be >= 4 or QDRANT_UNSET");
     if (o->indexing_threshold < QDRANT_UNSET)
         return qd_set_err(c, QDRANT_EINVAL, "indexing_threshold must be >= 0 or QDRANT_UNSET");
+    if (md && (rc = check_metadata(c, "metadata", md)))
+        return rc;
     if (c->local_dir) /* the knobs above are checked, then ignored */
-        return ql_collection_create(c, name, dim, distance);
+        return ql_collection_create(c, name, dim, distance, md);
     rc_buf *b = &c->body;
     rc_buf_reset(b);
     int e = rc_buf_printf(b, "{\"vectors\":{\"size\":%zu,\"distance\":\"%s\"", dim,
@@ -77,6 +95,10 @@ QDRANT_API int qdrant_collection_create(qdrant_client *c, const char *name, size
     if (o->indexing_threshold != QDRANT_UNSET)
         e |= rc_buf_printf(b, ",\"optimizers_config\":{\"indexing_threshold\":%lld}",
                            o->indexing_threshold);
+    if (md) {
+        e |= rc_buf_puts(b, ",\"metadata\":");
+        e |= qd_put_json_object(b, md) ? -1 : 0; /* checked above: only ENOMEM here */
+    }
     e |= rc_buf_putc(b, '}');
     const char *url = qd_url(c, NULL, "/collections/", name, NULL, NULL);
     if (e || !url)
@@ -204,10 +226,22 @@ QDRANT_API int qdrant_collection_info_get(qdrant_collection_info **out, qdrant_c
         info->size = (size_t)json_object_get_int64(v);
         info->distance = distance_from(jstr(vec, "distance"));
     }
-    info->json = rc_strdup(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN |
-                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+    /* config.metadata: left out by the server when the collection has none (Qdrant's
+     * CollectionConfig skips a None); null is taken the same way */
+    json_object *md = NULL;
+    if (json_object_object_get_ex(res, "config", &cfg) &&
+        json_object_object_get_ex(cfg, "metadata", &md) && md &&
+        !json_object_is_type(md, json_type_object)) {
+        json_object_put(root);
+        qdrant_collection_info_free(info);
+        return qd_set_err(c, QDRANT_EPROTOCOL, "collection metadata is not an object");
+    }
+    const int fl = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+    info->json = rc_strdup(json_object_to_json_string_ext(res, fl));
+    if (md)
+        info->metadata = rc_strdup(json_object_to_json_string_ext(md, fl));
     json_object_put(root);
-    if (!info->json) {
+    if (!info->json || (md && !info->metadata)) {
         qdrant_collection_info_free(info);
         return qd_nomem(c);
     }
@@ -236,12 +270,43 @@ QDRANT_API const char *qdrant_collection_info_json(const qdrant_collection_info 
 {
     return info ? info->json : "";
 }
+QDRANT_API const char *qdrant_collection_info_metadata(const qdrant_collection_info *info)
+{
+    return info ? info->metadata : NULL;
+}
 QDRANT_API void qdrant_collection_info_free(qdrant_collection_info *info)
 {
     if (!info)
         return;
     free(info->json);
+    free(info->metadata);
     free(info);
+}
+
+QDRANT_API int qdrant_collection_metadata_update(qdrant_client *c, const char *name,
+                                                 const char *metadata_json)
+{
+    int rc = prologue(c, "collection name", name);
+    if (rc || (rc = check_metadata(c, "metadata", metadata_json)))
+        return rc;
+    if (c->local_dir)
+        return ql_collection_metadata_update(c, name, metadata_json);
+    rc_buf *b = &c->body;
+    rc_buf_reset(b);
+    int e = rc_buf_puts(b, "{\"metadata\":");
+    e |= qd_put_json_object(b, metadata_json) ? -1 : 0;
+    e |= rc_buf_putc(b, '}');
+    const char *url = e ? NULL : qd_url(c, NULL, "/collections/", name, NULL, NULL);
+    if (!url)
+        return qd_nomem(c);
+    json_object *root, *res;
+    /* Not idempotent: on a collection without metadata the first PATCH stores its null keys,
+     * a resent one would remove them. */
+    rc = qd_call_result(c, "PATCH", url, b->data, b->len, QD_NOT_IDEMPOTENT, &root, &res);
+    if (rc)
+        return rc;
+    json_object_put(root);
+    return QDRANT_OK;
 }
 
 /* ---- name lists ---- */

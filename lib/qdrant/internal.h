@@ -112,6 +112,7 @@ struct qdrant_collection_info {
     size_t size;
     qdrant_distance distance;
     char *json;
+    char *metadata; /* config.metadata as JSON text, NULL when none */
 };
 
 struct qdrant_name_list {
@@ -133,7 +134,10 @@ int ql_parse_url(char **dir, const char *url);
 void ql_close(qdrant_client *c);
 int ql_readyz(qdrant_client *c);
 int ql_server_info(qdrant_server_info **out, qdrant_client *c);
-int ql_collection_create(qdrant_client *c, const char *name, size_t dim, qdrant_distance d);
+/* metadata: JSON object text (checked by the caller) or NULL. */
+int ql_collection_create(qdrant_client *c, const char *name, size_t dim, qdrant_distance d,
+                         const char *metadata);
+int ql_collection_metadata_update(qdrant_client *c, const char *name, const char *metadata);
 int ql_collection_delete(int *out, qdrant_client *c, const char *name);
 int ql_collection_exists(int *out, qdrant_client *c, const char *name);
 int ql_collection_info(qdrant_collection_info **out, qdrant_client *c, const char *name);

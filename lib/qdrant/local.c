@@ -169,13 +169,23 @@ int ql_server_info(qdrant_server_info **out, qdrant_client *c)
 
 static const char *const dist_names[] = {NULL, "Cosine", "Dot", "Euclid", "Manhattan"};
 
-int ql_collection_create(qdrant_client *c, const char *name, size_t dim, qdrant_distance d)
+int ql_collection_create(qdrant_client *c, const char *name, size_t dim, qdrant_distance d,
+                         const char *metadata)
 {
     static const ls_distance map[] = {LS_COSINE, LS_COSINE, LS_DOT, LS_EUCLID, LS_MANHATTAN};
     int rc = ensure_open(c);
     if (rc)
         return rc;
-    return ls_fail(c, ls_collection_create(c->local, name, dim, map[d]), QDRANT_EINVAL);
+    return ls_fail(c, ls_collection_create_with_metadata(c->local, name, dim, map[d], metadata),
+                   QDRANT_EINVAL);
+}
+
+int ql_collection_metadata_update(qdrant_client *c, const char *name, const char *metadata)
+{
+    int rc = ensure_open(c);
+    if (rc)
+        return rc;
+    return ls_fail(c, ls_collection_metadata_update(c->local, name, metadata), QDRANT_EINVAL);
 }
 
 int ql_collection_delete(int *out, qdrant_client *c, const char *name)
@@ -207,27 +217,39 @@ int ql_collection_info(qdrant_collection_info **out, qdrant_client *c, const cha
     if (rc)
         return rc;
     ls_collection_info li;
-    if ((rc = ls_fail(c, ls_collection_info_get(&li, c->local, name), QDRANT_EINVAL)))
+    char *md = NULL;
+    if ((rc = ls_fail(c, ls_collection_describe(&li, &md, c->local, name), QDRANT_EINVAL)))
         return rc;
     qdrant_collection_info *info = calloc(1, sizeof *info);
-    if (!info)
+    if (!info) {
+        free(md);
         return qd_nomem(c);
+    }
     info->status = QDRANT_STATUS_GREEN;
     info->points = li.points_count > INT64_MAX ? INT64_MAX : (int64_t)li.points_count;
     info->size = li.dim;
     info->distance = (qdrant_distance)li.distance;
+    info->metadata = md; /* as the server's: the stored text is json-c's printing */
     const char *dn = li.distance >= LS_COSINE && li.distance <= LS_MANHATTAN
                          ? dist_names[li.distance]
                          : "Cosine";
-    char buf[256];
-    snprintf(buf, sizeof buf,
-             "{\"status\":\"green\",\"optimizer_status\":\"ok\",\"points_count\":%llu,"
-             "\"config\":{\"params\":{\"vectors\":{\"size\":%zu,\"distance\":\"%s\"}}}}",
-             (unsigned long long)li.points_count, li.dim, dn);
-    if (!(info->json = rc_strdup(buf))) {
+    /* config.metadata is left out when there is none, as Qdrant's CollectionConfig does */
+    rc_buf b = RC_BUF_INIT;
+    int e = rc_buf_printf(&b,
+                          "{\"status\":\"green\",\"optimizer_status\":\"ok\",\"points_count\":%llu,"
+                          "\"config\":{\"params\":{\"vectors\":{\"size\":%zu,\"distance\":\"%s\"}}",
+                          (unsigned long long)li.points_count, li.dim, dn);
+    if (md) {
+        e |= rc_buf_puts(&b, ",\"metadata\":");
+        e |= rc_buf_puts(&b, md);
+    }
+    e |= rc_buf_puts(&b, "}}");
+    if (e || !(info->json = rc_strdup(b.data))) {
+        rc_buf_free(&b);
         qdrant_collection_info_free(info);
         return qd_nomem(c);
     }
+    rc_buf_free(&b);
     *out = info;
     return QDRANT_OK;
 }

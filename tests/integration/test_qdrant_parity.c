@@ -21,6 +21,8 @@
 
 static const char *const bname[NB] = {"local", "server"};
 static qdrant_client *cl[NB];
+static char local_url[200]; /* to reopen the local store */
+static int local_scan;
 static char coll[4][96]; /* one per distance: Cosine, Dot, Euclid, Manhattan */
 static char alias[96], missing[96];
 static const qdrant_distance dists[4] = {QDRANT_DISTANCE_COSINE, QDRANT_DISTANCE_DOT,
@@ -571,6 +573,161 @@ static void test_errors(void)
     ok(pl == NULL && info == NULL, "outputs untouched on failure");
 }
 
+/* ---- collection metadata ----------------------------------------------------------------- */
+
+/* The metadata of name on both backends: the same text, and want (NULL: none). */
+static void md_both(const char *name, const char *want, const char *what)
+{
+    char *got[NB] = {NULL, NULL};
+    int rc[NB], has_json[NB] = {0, 0};
+    for (int b = 0; b < NB; b++) {
+        qdrant_collection_info *info = NULL;
+        rc[b] = qdrant_collection_info_get(&info, cl[b], name);
+        if (rc[b]) {
+            diag("%s: info %s: %d %s", bname[b], name, rc[b], qdrant_client_errmsg(cl[b]));
+            continue;
+        }
+        const char *m = qdrant_collection_info_metadata(info);
+        got[b] = m ? strdup(m) : NULL;
+        /* the whole info JSON carries it at config.metadata, or leaves it out */
+        json_object *j = json_tokener_parse(qdrant_collection_info_json(info)), *cfg, *jm;
+        int there = j && json_object_object_get_ex(j, "config", &cfg) &&
+                    json_object_object_get_ex(cfg, "metadata", &jm);
+        has_json[b] =
+            there ? (m && json_same(json_object_to_json_string_ext(jm, JSON_C_TO_STRING_PLAIN), m))
+                        ? 1
+                        : -1
+                  : 0;
+        json_object_put(j);
+        qdrant_collection_info_free(info);
+    }
+    int same = !rc[0] && !rc[1] && (got[0] == NULL) == (got[1] == NULL) &&
+               (!got[0] || strcmp(got[0], got[1]) == 0);
+    int right = same && (want ? got[0] && strcmp(got[0], want) == 0 : got[0] == NULL);
+    int json_ok = has_json[0] == (want ? 1 : 0) && has_json[1] == has_json[0];
+    char label[200];
+    snprintf(label, sizeof label, "metadata %s: the same text on both, %s", what,
+             want ? want : "none");
+    ok(same && right && json_ok, label);
+    if (!same || !right || !json_ok)
+        diag("  local %s / server %s (in the info JSON: %d / %d)", got[0] ? got[0] : "(none)",
+             got[1] ? got[1] : "(none)", has_json[0], has_json[1]);
+    free(got[0]);
+    free(got[1]);
+}
+
+static void md_update_both(const char *name, const char *patch, const char *what)
+{
+    for (int b = 0; b < NB; b++) {
+        int rc = qdrant_collection_metadata_update(cl[b], name, patch);
+        char label[200];
+        snprintf(label, sizeof label, "%s: metadata update %s", bname[b], what);
+        if (!ok(rc == 0, label))
+            diag("  %d %s", rc, qdrant_client_errmsg(cl[b]));
+    }
+}
+
+static void test_metadata(void)
+{
+    char m[4][96], al[96];
+    ts_unique("parity-md", m[0], sizeof m[0]);
+    ts_unique("parity-md-none", m[1], sizeof m[1]);
+    ts_unique("parity-md-v1", m[2], sizeof m[2]);
+    ts_unique("parity-md-empty", m[3], sizeof m[3]);
+    ts_unique("parity-md-alias", al, sizeof al);
+    for (int b = 0; b < NB; b++) {
+        qdrant_collection_options o = QDRANT_COLLECTION_OPTIONS_INIT;
+        o.metadata = "{\"owner\":\"team \\u00e9/x\",\"gone\":null,\"n\":[1,{\"x\":null}],"
+                     "\"k\":{\"a\":1}}";
+        ok(qdrant_collection_create(cl[b], m[0], 2, QDRANT_DISTANCE_DOT, &o) == 0,
+           "create with metadata");
+        ok(qdrant_collection_create(cl[b], m[1], 2, QDRANT_DISTANCE_DOT, NULL) == 0,
+           "create without");
+        /* a version-1 struct: the field past its end is not read */
+        union {
+            qdrant_collection_options o;
+            unsigned char b[sizeof(qdrant_collection_options)];
+        } v1;
+        memset(&v1, 0x5a, sizeof v1);
+        qdrant_collection_options_init(&v1.o, 1);
+        ok(qdrant_collection_create(cl[b], m[2], 2, QDRANT_DISTANCE_DOT, &v1.o) == 0,
+           "create with a version-1 options struct");
+        o.metadata = "{}";
+        ok(qdrant_collection_create(cl[b], m[3], 2, QDRANT_DISTANCE_DOT, &o) == 0,
+           "create with {}");
+    }
+    md_both(m[0],
+            "{\"owner\":\"team \xc3\xa9/x\",\"gone\":null,\"n\":[1,{\"x\":null}],"
+            "\"k\":{\"a\":1}}",
+            "as created (null values kept)");
+    md_both(m[1], NULL, "of a collection created without");
+    md_both(m[2], NULL, "of a collection created with a version-1 struct");
+    md_both(m[3], "{}", "created as {}");
+
+    /* Qdrant's own tests/openapi/test_collection_metadata.py, on m[3] */
+    md_update_both(m[3], "{\"new_meta\":\"value\"}", "add a key");
+    md_update_both(m[3], "{\"new_meta_2\":\"value2\"}", "add another");
+    md_update_both(m[3], "{\"new_meta\":\"value3\"}", "replace the first");
+    md_update_both(m[3], "{\"new_meta_2\":null}", "remove the second");
+    md_both(m[3], "{\"new_meta\":\"value3\"}", "after Qdrant's own sequence");
+
+    /* one level deep; a removed key's place goes to the last key */
+    md_update_both(m[0], "{\"gone\":null,\"k\":{\"b\":2},\"zz\":null,\"new\":true}",
+                   "remove, replace an object, add");
+    md_both(m[0],
+            "{\"owner\":\"team \xc3\xa9/x\",\"k\":{\"b\":2},\"n\":[1,{\"x\":null}],"
+            "\"new\":true}",
+            "merged (objects replaced, not merged deeper; the last key took the hole)");
+
+    /* no metadata yet: the patch as given, nulls and all; then removed like any key */
+    md_update_both(m[1], "{\"a\":null,\"b\":2}", "on a collection without metadata");
+    md_both(m[1], "{\"a\":null,\"b\":2}", "first patch stored as given");
+    md_update_both(m[1], "{\"a\":null,\"b\":null}", "remove every key");
+    md_both(m[1], "{}", "with every key removed");
+
+    /* through an alias */
+    for (int b = 0; b < NB; b++)
+        ok(qdrant_alias_create(cl[b], al, m[2]) == 0, "alias to the version-1 collection");
+    md_update_both(al, "{\"via\":\"alias\"}", "through an alias");
+    md_both(m[2], "{\"via\":\"alias\"}", "updated through the alias");
+    md_both(al, "{\"via\":\"alias\"}", "read through the alias");
+
+    /* errors: the same codes and messages; nothing changes */
+    BOTH(qdrant_collection_metadata_update(cl[b], missing, "{\"a\":1}"), QDRANT_ENOTFOUND,
+         "metadata update of an unknown collection", 1);
+    BOTH(qdrant_collection_metadata_update(cl[b], m[0], "[1]"), QDRANT_EINVAL,
+         "metadata update with an array", 1);
+
+    /* the local store is closed and opened again: the metadata is kept */
+    qdrant_client_free(cl[0]);
+    cl[0] = NULL;
+    qdrant_client_options o = QDRANT_CLIENT_OPTIONS_INIT;
+    o.url = local_url;
+    o.local_scan = local_scan;
+    if (!ok(qdrant_client_new(&cl[0], &o) == 0, "local store reopened")) {
+        printf("Bail out! cannot reopen the local store %s\n", local_url);
+        exit(1);
+    }
+    md_both(m[0],
+            "{\"owner\":\"team \xc3\xa9/x\",\"k\":{\"b\":2},\"n\":[1,{\"x\":null}],"
+            "\"new\":true}",
+            "after the reopen");
+    md_both(m[1], "{}", "{} after the reopen");
+    md_both(m[2], "{\"via\":\"alias\"}", "updated through the alias, after the reopen");
+    md_update_both(m[0], "{\"owner\":null}", "after the reopen");
+    md_both(m[0], "{\"new\":true,\"k\":{\"b\":2},\"n\":[1,{\"x\":null}]}",
+            "merged after the reopen");
+
+    for (int b = 0; b < NB; b++) {
+        qdrant_alias_delete(cl[b], al);
+        for (int i = 0; i < 4; i++) {
+            int existed = 0;
+            ok(qdrant_collection_delete(&existed, cl[b], m[i]) == 0 && existed == 1,
+               "delete a metadata collection");
+        }
+    }
+}
+
 static void cleanup(void)
 {
     for (int b = 0; b < NB; b++) {
@@ -661,8 +818,8 @@ int main(int argc, char **argv)
     char dir[128] = "/tmp/qdrant-parity-XXXXXX";
     if (!mkdtemp(dir))
         skip_all("mkdtemp failed");
-    char local_url[200];
     snprintf(local_url, sizeof local_url, "file://%s/store", dir);
+    local_scan = scan;
     const char *urls[NB] = {local_url, url};
     for (int b = 0; b < NB; b++) {
         qdrant_client_options o = QDRANT_CLIENT_OPTIONS_INIT;
@@ -690,6 +847,7 @@ int main(int argc, char **argv)
     test_scroll_count();
     test_aliases();
     test_errors();
+    test_metadata();
     test_deletes();
     cleanup();
 

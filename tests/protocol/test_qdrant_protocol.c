@@ -1,6 +1,7 @@
 /* Protocol tests: libqdrantc against a scripted server, asserting the exact requests it sends
  * (method, path, query string, headers, body) and its handling of each kind of reply. */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -137,6 +138,128 @@ static void test_collections_exact(void)
     is_int(qdrant_client_connections(c), 1, "client counted one connection");
     is_int(qdrant_client_is_local(c), 0, "a server client is not local");
     is_int(qdrant_client_is_local(NULL), 0, "NULL is not local");
+    qdrant_client_free(c);
+    ss_stop(s);
+}
+
+static void test_metadata_exact(void)
+{
+    const char *r503 = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+    ss_step steps[] = {
+        {OK_TRUE, SS_KEEP, 0},
+        {OK_TRUE, SS_KEEP, 0},
+        {OK_TRUE, SS_KEEP, 0},
+        {reply("200 OK", RESULT("{\"status\":\"green\",\"points_count\":0,\"config\":{"
+                                "\"params\":{\"vectors\":{\"size\":4,\"distance\":\"Dot\"}},"
+                                "\"quantization_config\":null,\"metadata\":{\"owner\":\"me\","
+                                "\"gone\":null,\"k\":[1,2],\"s\":\"a/b\"}}}")),
+         SS_KEEP, 0},
+        {reply("200 OK", RESULT("{\"status\":\"green\",\"points_count\":0,\"config\":{"
+                                "\"params\":{\"vectors\":{\"size\":4,\"distance\":\"Dot\"}}}}")),
+         SS_KEEP, 0},
+        {reply("200 OK", RESULT("{\"status\":\"green\",\"config\":{\"metadata\":{}}}")), SS_KEEP,
+         0},
+        {reply("200 OK", RESULT("{\"status\":\"green\",\"config\":{\"metadata\":[1]}}")), SS_KEEP,
+         0},
+        {NOT_FOUND_COLL, SS_KEEP, 0},
+        {r503, SS_KEEP, 0},
+        {OK_TRUE, SS_KEEP, 0},
+    };
+    scripted *s = ss_start(steps, sizeof steps / sizeof steps[0]);
+    qdrant_client *c = client_for(s, "", 3, NULL);
+    qdrant_collection_options o;
+    is_int(qdrant_collection_options_init(&o, QDRANT_COLLECTION_OPTIONS_VERSION), 0, "init v2");
+    ok(o.metadata == NULL && o.hnsw_m == QDRANT_UNSET, "no metadata by default");
+    o.metadata = " {\"owner\":\"me\",\"gone\":null,\n \"n\":1.50} \n";
+    o.hnsw_m = 16;
+    is_int(qdrant_collection_create(c, "my c", 4, QDRANT_DISTANCE_DOT, &o), 0,
+           "create with metadata");
+    is_int(qdrant_collection_metadata_update(c, "my c", "{\"n\":null,\"k\":[1,2]}"), 0,
+           "metadata update");
+    is_int(qdrant_collection_metadata_update(c, "c", "{}"), 0, "an empty patch is sent too");
+    qdrant_collection_info *info = NULL;
+    is_int(qdrant_collection_info_get(&info, c, "c"), 0, "info with metadata");
+    is_str(qdrant_collection_info_metadata(info),
+           "{\"owner\":\"me\",\"gone\":null,\"k\":[1,2],\"s\":\"a/b\"}",
+           "metadata text: the reply's object, keys in order, nulls kept");
+    qdrant_collection_info_free(info);
+    info = NULL;
+    is_int(qdrant_collection_info_get(&info, c, "c"), 0, "info without metadata");
+    ok(qdrant_collection_info_metadata(info) == NULL, "metadata left out by the server: NULL");
+    qdrant_collection_info_free(info);
+    info = NULL;
+    is_int(qdrant_collection_info_get(&info, c, "c"), 0, "info with empty metadata");
+    is_str(qdrant_collection_info_metadata(info), "{}", "empty metadata: {} (not NULL)");
+    qdrant_collection_info_free(info);
+    info = NULL;
+    is_int(qdrant_collection_info_get(&info, c, "c"), QDRANT_EPROTOCOL,
+           "metadata that is not an object: QDRANT_EPROTOCOL");
+    ok(info == NULL, "  out untouched");
+    ok(qdrant_collection_info_metadata(NULL) == NULL, "NULL info: NULL metadata");
+    is_int(qdrant_collection_metadata_update(c, "c", "{\"a\":1}"), QDRANT_ENOTFOUND,
+           "update of an unknown collection: 404");
+    is_str(qdrant_client_errmsg(c), "Not found: Collection `c` doesn't exist!", "  its message");
+    is_int(qdrant_collection_metadata_update(c, "c", "{\"a\":1}"), QDRANT_ESERVER,
+           "503 on a metadata update: an error");
+    int sent = ss_count(s);
+    is_int(sent, 9, "  not resent");
+
+    const ss_request *r = ss_req(s, 0);
+    is_str(r->target, "/collections/my%20c", "create path");
+    is_str(r->body,
+           "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},\"hnsw_config\":{\"m\":16},"
+           "\"metadata\":{\"owner\":\"me\",\"gone\":null,\n \"n\":1.50}}",
+           "exact create body: the metadata as given, trimmed, last");
+    r = ss_req(s, 1);
+    is_str(r->method, "PATCH", "metadata update is a PATCH");
+    is_str(r->target, "/collections/my%20c", "  of the collection");
+    is_str(r->body, "{\"metadata\":{\"n\":null,\"k\":[1,2]}}", "  exact body");
+    char h[64];
+    is_str(ss_header(r, "Content-Type", h, sizeof h), "application/json", "  JSON content type");
+    is_str(ss_req(s, 2)->body, "{\"metadata\":{}}", "  empty patch body");
+
+    /* Local refusals: nothing is sent. */
+    static const char *const bad[] = {"[1]",         "\"x\"",       "null",    "{\"a\":}",
+                                      "{\"a\":1} x", "{\"a\":NaN}", "{'a':1}", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char what[96];
+        o.metadata = bad[i];
+        snprintf(what, sizeof what, "create with metadata '%s' refused", bad[i]);
+        is_int(qdrant_collection_create(c, "c", 4, QDRANT_DISTANCE_DOT, &o), QDRANT_EINVAL, what);
+        snprintf(what, sizeof what, "update with '%s' refused", bad[i]);
+        is_int(qdrant_collection_metadata_update(c, "c", bad[i]), QDRANT_EINVAL, what);
+    }
+    ok(strstr(qdrant_client_errmsg(c), "not a JSON object") != NULL, "  the message says why");
+    is_int(qdrant_collection_metadata_update(c, "c", NULL), QDRANT_EINVAL, "NULL patch refused");
+    is_int(qdrant_collection_metadata_update(c, "", "{}"), QDRANT_EINVAL, "empty name refused");
+    is_int(qdrant_collection_metadata_update(NULL, "c", "{}"), QDRANT_EINVAL, "NULL client");
+    is_int(ss_count(s), sent, "nothing was sent for any of them");
+
+    /* A program built against version 1 of the options: nothing past its end is read or
+     * written. */
+    union {
+        qdrant_collection_options o;
+        unsigned char b[sizeof(qdrant_collection_options)];
+    } v1;
+    memset(&v1, 0x5a, sizeof v1);
+    is_int(qdrant_collection_options_init(&v1.o, 1), 0, "version-1 init");
+    size_t end = offsetof(qdrant_collection_options, indexing_threshold) + sizeof(long long);
+    int untouched = 1;
+    for (size_t i = end; i < sizeof v1; i++)
+        untouched &= v1.b[i] == 0x5a;
+    ok(v1.o.version == 1 && v1.o.indexing_threshold == QDRANT_UNSET && untouched,
+       "version-1 init writes only version-1 fields");
+    v1.o.on_disk = 0;
+    is_int(qdrant_collection_create(c, "v1", 2, QDRANT_DISTANCE_EUCLID, &v1.o), 0,
+           "a version-1 struct is accepted");
+    is_str(ss_req(s, sent)->body,
+           "{\"vectors\":{\"size\":2,\"distance\":\"Euclid\",\"on_disk\":false}}",
+           "  and its (garbage) bytes past the end are not read as metadata");
+    is_int(qdrant_collection_options_init(&o, 3), QDRANT_EINVAL, "unknown options version");
+    is_int(qdrant_collection_options_init(&o, 0), QDRANT_EINVAL, "version 0");
+    o.version = 3;
+    is_int(qdrant_collection_create(c, "c", 2, QDRANT_DISTANCE_DOT, &o), QDRANT_EINVAL,
+           "create with an unknown options version");
     qdrant_client_free(c);
     ss_stop(s);
 }
@@ -657,6 +780,7 @@ static void test_client_options(void)
 int main(void)
 {
     test_collections_exact();
+    test_metadata_exact();
     test_points_exact();
     test_aliases_exact();
     test_errors();

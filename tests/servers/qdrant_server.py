@@ -843,6 +843,34 @@ def merge_map(dest, src):
             dest[k] = deep_copy(v)
 
 
+def merge_metadata(dest, src):
+    """Collection metadata merge, as Qdrant 1.19.0 applies an UpdateCollection's metadata
+    (lib/collection/src/collection/collection_ops.rs Collection::update_metadata ->
+    segment Payload::merge -> lib/segment/src/common/utils.rs merge_map): one level deep, a null
+    value removes the key, any other value replaces it.  Qdrant's serde_json is built with
+    "preserve_order" (Cargo.toml), so its Map is an IndexMap: insert keeps an existing key's
+    place and appends a new one, and Map::remove is swap_remove (serde_json src/map.rs) -- the
+    last key moves into the removed key's place.  A new dict."""
+    items = list(dest.items())
+    index = {k: i for i, (k, _) in enumerate(items)}
+    for k, v in src.items():
+        i = index.get(k)
+        if v is None:
+            if i is None:
+                continue
+            del index[k]
+            last = items.pop()
+            if i < len(items):
+                items[i] = last
+                index[last[0]] = i
+        elif i is None:
+            index[k] = len(items)
+            items.append((k, deep_copy(v)))
+        else:
+            items[i] = (k, deep_copy(v))
+    return dict(items)
+
+
 def deep_copy(v):
     t = type(v)
     if t is dict:
@@ -1306,7 +1334,11 @@ class Collection:
         self.wal = _apply_diff(dict(WAL_DEFAULTS), body.get("wal_config"))
         self.quantization = body.get("quantization_config")
         self.strict_mode = body.get("strict_mode_config")
-        self.metadata = body.get("metadata")
+        # lib/storage/src/content_manager/toc/create_collection.rs: CreateCollection.metadata
+        # goes into the collection's config as given (keys set to null included); "metadata":
+        # null or absent is None, which GET leaves out (CollectionConfig.metadata is
+        # skip_serializing_if Option::is_none, lib/collection/src/operations/types.rs).
+        self.metadata = deep_copy(body.get("metadata"))
         self.points = {}
         self._sorted = None
         self.indexes = {}  # field -> (type, schema as given)
@@ -1775,9 +1807,16 @@ def h_update_collection(app, r):
         coll.quantization = None if q == "Disabled" else q
     if b.get("strict_mode_config") is not None:
         coll.strict_mode = _apply_diff(dict(coll.strict_mode or {}), b["strict_mode_config"])
+    # lib/storage/src/content_manager/toc/collection_meta_ops.rs update_collection -> Collection::
+    # update_metadata (1.19.0): with no metadata yet the patch becomes the metadata exactly as
+    # sent (its null values stay, as null); otherwise merge_map (see merge_metadata).  The
+    # collection is looked up first (get_collection_unchecked: an alias resolves, an unknown name
+    # is 404 "Collection `x` doesn't exist!", as for every other part of the PATCH).
     if b.get("metadata") is not None:
-        coll.metadata = dict(coll.metadata or {})
-        merge_map(coll.metadata, b["metadata"])
+        if coll.metadata is None:
+            coll.metadata = deep_copy(b["metadata"])
+        else:
+            coll.metadata = merge_metadata(coll.metadata, b["metadata"])
     return True
 
 

@@ -253,6 +253,69 @@ class ServerTest(unittest.TestCase):
         info = self.c.ok("GET", "/collections/" + n)
         self.assertEqual(info["config"]["optimizer_config"]["indexing_threshold"], 5000)
 
+    def test_collection_metadata(self):
+        # Qdrant 1.19.0: CollectionConfig.metadata is skipped when None; create stores it as
+        # given; PATCH merges one level deep (null removes, swap_remove order), or stores the
+        # patch as given when there is none yet; an unknown collection is 404.
+        n = self.create()
+        info = self.c.ok("GET", "/collections/" + n, op="get_collection")
+        self.assertNotIn("metadata", info["config"])
+        # Qdrant's own tests/openapi/test_collection_metadata.py, step by step
+        for patch in ({"new_meta": "value"}, {"new_meta_2": "value2"}, {"new_meta": "value3"},
+                      {"new_meta_2": None}):
+            self.assertIs(self.c.ok("PATCH", "/collections/" + n, {"metadata": patch}, op="update_collection"),
+                          True)
+        info = self.c.ok("GET", "/collections/" + n, op="get_collection")
+        self.assertEqual(info["config"]["metadata"], {"new_meta": "value3"})
+        self.assertEqual(list(info["config"])[-1], "metadata")
+        # order: a replaced key keeps its place, a new one is appended, a removed key's place
+        # goes to the last key (IndexMap::swap_remove)
+        self.c.ok("PATCH", "/collections/" + n, {"metadata": {"b": 1, "c": [1, 2], "d": {"x": 1}}})
+        self.c.ok("PATCH", "/collections/" + n, {"metadata": {"new_meta": None, "c": {"y": 2}, "zz": None}})
+        st, hdrs, data = self.c.raw("GET", "/collections/" + n)
+        self.assertIn(b'"metadata":{"d":{"x":1},"b":1,"c":{"y":2}}', data)
+        # objects are replaced, not merged deeper
+        self.c.ok("PATCH", "/collections/" + n, {"metadata": {"d": {"z": 3}}})
+        md = self.c.ok("GET", "/collections/" + n)["config"]["metadata"]
+        self.assertEqual(list(md.items()), [("d", {"z": 3}), ("b", 1), ("c", {"y": 2})])
+        # every key removed: {} stays, it is not None
+        self.c.ok("PATCH", "/collections/" + n, {"metadata": {"d": None, "b": None, "c": None}})
+        self.assertEqual(self.c.ok("GET", "/collections/" + n)["config"]["metadata"], {})
+        # a PATCH without metadata, or with metadata null, changes nothing
+        self.c.ok("PATCH", "/collections/" + n, {"metadata": None})
+        self.c.ok("PATCH", "/collections/" + n, {"optimizers_config": {"indexing_threshold": 100}})
+        self.assertEqual(self.c.ok("GET", "/collections/" + n)["config"]["metadata"], {})
+
+        # no metadata yet: the patch is stored as sent, nulls included; a later patch removes them
+        m = self.create(name=n + "_b")
+        self.c.ok("PATCH", "/collections/" + m, {"metadata": {"a": None, "b": 2}})
+        st, hdrs, data = self.c.raw("GET", "/collections/" + m)
+        self.assertIn(b'"metadata":{"a":null,"b":2}', data)
+        self.c.ok("PATCH", "/collections/" + m, {"metadata": {"a": None}})
+        self.assertEqual(self.c.ok("GET", "/collections/" + m)["config"]["metadata"], {"b": 2})
+
+        # create with metadata: kept as given (null values too); {} is reported as {}
+        k = n + "_c"
+        self.create(name=k, metadata={"owner": "me", "gone": None, "n": [1, {"x": None}]})
+        st, hdrs, data = self.c.raw("GET", "/collections/" + k)
+        self.assertIn(b'"metadata":{"owner":"me","gone":null,"n":[1,{"x":null}]}', data)
+        e = n + "_e"
+        self.create(name=e, metadata={})
+        self.assertEqual(self.c.ok("GET", "/collections/" + e)["config"]["metadata"], {})
+        z = n + "_z"
+        self.create(name=z, metadata=None)
+        self.assertNotIn("metadata", self.c.ok("GET", "/collections/" + z)["config"])
+
+        # through an alias; an unknown collection is 404
+        self.c.ok("POST", "/collections/aliases",
+                  {"actions": [{"create_alias": {"collection_name": k, "alias_name": k + "_al"}}]})
+        self.c.ok("PATCH", "/collections/" + k + "_al", {"metadata": {"owner": "you"}})
+        self.assertEqual(self.c.ok("GET", "/collections/" + k)["config"]["metadata"]["owner"], "you")
+        err = self.expect_error("PATCH", "/collections/" + n + "_nope", {"metadata": {"a": 1}}, 404)
+        self.assertEqual(err, "Not found: Collection `%s_nope` doesn't exist!" % n)
+        for name in (n, m, k, e, z):
+            self.c.ok("DELETE", "/collections/" + name)
+
     def test_named_vectors(self):
         n = self.name
         self.c.ok("PUT", "/collections/" + n, {"vectors": {"img": {"size": 2, "distance": "Dot"},

@@ -208,6 +208,50 @@ static void test_open_errors(void)
         ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "unwritable directory: QDRANT_EIO, message");
 }
 
+/* A store whose database was truncated to 0 bytes (or removed) is reported damaged: never a
+ * new empty store in which every collection has vanished. */
+static void test_damaged_store(void)
+{
+    char p[256], db[300];
+    qdrant_client *c = NULL;
+    path_in(p, sizeof p, "damaged");
+    ok(new_client(&c, p) == 0, "a store for the damage test");
+    qdrant_point_id id = qdrant_point_id_num(7);
+    float v[2] = {1, 2};
+    ok(qdrant_collection_create(c, "kept", 2, QDRANT_DISTANCE_DOT, NULL) == 0 &&
+           qdrant_points_upsert(c, "kept", 1, &id, v, 2, NULL, NULL) == 0,
+       "  a collection with a point");
+    qdrant_client_free(c);
+    snprintf(db, sizeof db, "%s/store.db", p);
+    ok(truncate(db, 0) == 0, "store.db truncated to 0 bytes");
+    for (int round = 0; round < 2; round++) {
+        ok(new_client(&c, p) == 0,
+           round ? "a client on the store without a database" : "a client on the truncated store");
+        qdrant_name_list *l = NULL;
+        is_int(qdrant_collections_list(&l, c), QDRANT_EIO,
+               "  listing: QDRANT_EIO, not an empty list");
+        ok(l == NULL, "  out untouched");
+        ok(has(qdrant_client_errmsg(c), "damaged") && has(qdrant_client_errmsg(c), p),
+           "  the message says the store is damaged, and where");
+        diag("%s", qdrant_client_errmsg(c));
+        int ex = -1;
+        is_int(qdrant_collection_exists(&ex, c, "kept"), QDRANT_EIO, "  exists: QDRANT_EIO");
+        ok(ex == -1, "  not answered 0");
+        is_int(qdrant_collection_create(c, "new", 2, QDRANT_DISTANCE_DOT, NULL), QDRANT_EIO,
+               "  nothing can be created in it");
+        is_int(qdrant_readyz(c), QDRANT_EIO, "  readyz: QDRANT_EIO");
+        qdrant_client_free(c);
+        c = NULL;
+        if (!round) {
+            struct stat st;
+            ok(stat(db, &st) == 0 && st.st_size == 0, "  store.db left as it was (0 bytes)");
+            ok(unlink(db) == 0, "store.db removed");
+        } else {
+            ok(!exists(db), "  store.db was not created");
+        }
+    }
+}
+
 static int progress_calls, stop_after;
 static int on_progress(const qdrant_upload_progress *p, void *ud)
 {
@@ -243,7 +287,35 @@ static void test_local_behaviour(qdrant_client *c)
            qdrant_collection_info_points_count(info) == 0,
        "  green, size, distance, count");
     ok(has(qdrant_collection_info_json(info), "\"distance\":\"Cosine\""), "  JSON");
+    ok(qdrant_collection_info_metadata(info) == NULL &&
+           !has(qdrant_collection_info_json(info), "metadata"),
+       "  no metadata: none, and none in the JSON (as a server leaves it out)");
     qdrant_collection_info_free(info);
+
+    /* metadata in local mode */
+    qdrant_collection_options mo = QDRANT_COLLECTION_OPTIONS_INIT;
+    mo.metadata = "{\"team\":\"x\",\"gone\":null}";
+    is_int(qdrant_collection_create(c, "md", 3, QDRANT_DISTANCE_DOT, &mo), 0,
+           "create with metadata");
+    is_int(qdrant_collection_metadata_update(c, "md", "{\"gone\":null,\"v\":[1]}"), 0,
+           "metadata update");
+    info = NULL;
+    is_int(qdrant_collection_info_get(&info, c, "md"), 0, "info");
+    is_str(qdrant_collection_info_metadata(info), "{\"team\":\"x\",\"v\":[1]}",
+           "  merged metadata");
+    is_str(qdrant_collection_info_json(info),
+           "{\"status\":\"green\",\"optimizer_status\":\"ok\",\"points_count\":0,\"config\":{"
+           "\"params\":{\"vectors\":{\"size\":3,\"distance\":\"Dot\"}},\"metadata\":{\"team\":"
+           "\"x\",\"v\":[1]}}}",
+           "  and in the JSON at config.metadata");
+    qdrant_collection_info_free(info);
+    is_int(qdrant_collection_metadata_update(c, "nope", "{}"), QDRANT_ENOTFOUND,
+           "metadata update of a missing collection: QDRANT_ENOTFOUND");
+    is_str(qdrant_client_errmsg(c), "Not found: Collection `nope` doesn't exist!", "  message");
+    is_int(qdrant_collection_metadata_update(c, "md", "[]"), QDRANT_EINVAL,
+           "metadata that is not an object: QDRANT_EINVAL");
+    int gone = 0;
+    ok(qdrant_collection_delete(&gone, c, "md") == 0 && gone == 1, "delete md");
 
     is_int(qdrant_payload_index_create(c, "a", "color", QDRANT_FIELD_KEYWORD, NULL), 0,
            "payload index: a no-op success");
@@ -403,6 +475,7 @@ int main(void)
     ok(new_client(&c, path_in(dir, sizeof dir, "main")) == 0, "client on a fresh store");
     test_server_calls(c);
     test_open_errors();
+    test_damaged_store();
     test_local_behaviour(c);
     qdrant_client_free(c);
     test_persistence(dir);
