@@ -17,7 +17,23 @@
  * what other processes appended since, when it misses; what it appends itself it indexes as it
  * writes. A record's check is verified when the record is hit, not when it is indexed: every
  * vector answered has just passed its check, and the scan does no hashing. Hits are read with
- * one pread() per run of adjacent records (a batch stored together is read back together). */
+ * one pread() per run of adjacent records (a batch stored together is read back together).
+ *
+ * What the cache does not fail for (told through the handle's warn callback, rp_cache_set_warn):
+ *  - a file that is not a valid cache file (random bytes, a foreign or damaged header, a header
+ *    cut short, a header for another name/model/dim than its file name says) is renamed aside to
+ *    "<file>.damaged-<ms since the epoch>" (never deleted: it may be worth a look) and the space
+ *    starts anew with an empty file; the lookup misses. A damaged file never fails a build, not
+ *    this one and not every later one. Only when it cannot even be renamed (a read-only
+ *    directory) is it an error (RP_ECORRUPT, naming both paths and the system's reason).
+ *  - vectors rp_embed_cached cannot store (a full disk, a file size limit, an I/O error, a short
+ *    write) are not cached: the embed still answers them (RP_OK), the records are not indexed (a
+ *    partial one left at the end is a torn tail, cut by the next writer) and one warning per
+ *    handle per kind of failure says how many, where and why. rp_cache_put, which only stores,
+ *    returns RP_EIO for them instead.
+ * Everything else the cache fails for (a file it cannot open or read, no memory) is an error with
+ * a message on the handle naming the file and the system's reason: RP_EIO for I/O, RP_ECORRUPT
+ * for damage, RP_ENOMEM. The embedder's own errors keep the embedder's code and message. */
 #include "internal.h"
 
 #include "check64.h"
@@ -32,6 +48,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HDR_SIZE 1024
@@ -63,19 +80,34 @@ struct rp_cache {
     size_t bufcap;
     uint64_t *offs; /* scratch: the record offset of each key of a lookup, 0 for a miss */
     size_t offcap;
-    char err[512];
+    rp_warn_fn warn;
+    void *warn_ud;
+    int io_errno;   /* errno of the last I/O failure (0: a short write, -1: none of errno's) */
+    int warned[16]; /* the kinds (io_errno values) of store failures already told about */
+    size_t nwarned;
+    char err[1200]; /* room for two paths of common length; a longer message is cut */
 };
+
+#define ERR_PREFIX "embedding cache: "
 
 static int c_fail(rp_cache *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int c_fail(rp_cache *c, int code, const char *fmt, ...)
 {
-    int n = snprintf(c->err, sizeof c->err, "embedding cache: ");
+    int n = snprintf(c->err, sizeof c->err, ERR_PREFIX);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(c->err + n, sizeof c->err - (size_t)n, fmt, ap);
     va_end(ap);
     return code;
+}
+
+/* An I/O failure on sp's file: RP_EIO with "<path>: <what>: <system's reason>" (e: errno, 0 for
+ * a write that stopped short without one), remembered as the failure's kind. */
+static int io_fail(rp_cache *c, const char *path, const char *what, int e)
+{
+    c->io_errno = e;
+    return c_fail(c, RP_EIO, "%s: %s: %s", path, what, e ? strerror(e) : "short write");
 }
 
 static size_t rec_size(size_t dim)
@@ -218,49 +250,167 @@ static int lock_fd(int fd, int op)
     return 0;
 }
 
-/* Opens sp's file (creating it when create is set). *absent = 1 when it does not exist and was
- * not created. Under the lock: a new or torn header is (re)written; a foreign one is an error. */
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What is wrong with a header that is not want (got bytes of it read), for the warning. */
+static void damage_of(char *why, size_t cap, const unsigned char *have, ssize_t got,
+                      const unsigned char *want)
+{
+    uint64_t chk;
+    memcpy(&chk, have + HDR_SIZE - 8, 8);
+    if (got < HDR_SIZE)
+        snprintf(why, cap, "%zd bytes, not a whole %d-byte header", got, HDR_SIZE);
+    else if (memcmp(have, MAGIC, 8) != 0)
+        snprintf(why, cap, "no cache file header");
+    else if (memcmp(have + 8, want + 8, 8) != 0)
+        snprintf(why, cap, "written with another byte order or float format");
+    else if (rc_check64(have, HDR_SIZE - 8, 0) != chk)
+        snprintf(why, cap, "its header is damaged");
+    else
+        snprintf(why, cap, "its header is for another embedder, model or dimension");
+}
+
+/* Sets sp's damaged file aside: fd is that file, opened from sp->path and flock()ed (LOCK_EX) by
+ * the caller. *again = 1 when sp->path is to be opened again (it was set aside, by this call or
+ * by another process already).
+ *
+ * Several processes may find the same damaged file at once, and each must set aside only that
+ * file, never the fresh one another of them has already started under the same name. Each
+ * decides under the damaged file's own lock: it renames sp->path only when sp->path still names
+ * the very file it holds locked (same st_dev and st_ino), and the rename happens under that lock
+ * too. So the check and the rename of one process cannot interleave with another's: the first to
+ * get the lock renames; every later one finds sp->path gone or naming another file (a fresh one)
+ * and just opens sp->path again. The inode comparison is sound because the damaged file is
+ * renamed, not removed: it keeps its inode number while it exists, so no fresh file can be given
+ * that number and be mistaken for it. A fresh file is only ever set aside for damage of its own,
+ * found under its own lock. */
+static int set_aside(rp_cache *c, space *sp, int fd, const char *why, int *again)
+{
+    struct stat mine, now;
+    *again = 0;
+    if (fstat(fd, &mine) != 0)
+        return io_fail(c, sp->path, "stat", errno);
+    int gone = stat(sp->path, &now) != 0;
+    if (gone && errno != ENOENT)
+        return io_fail(c, sp->path, "stat", errno);
+    if (gone || now.st_dev != mine.st_dev || now.st_ino != mine.st_ino) {
+        *again = 1; /* another process set it aside first */
+        return RP_OK;
+    }
+    /* a name no file has yet: the same path is not set aside twice in one millisecond unless a
+     * fresh file is damaged as soon as made, but a file set aside is never overwritten */
+    char *aside = NULL;
+    int64_t ms = wall_ms();
+    for (int i = 0;; i++, ms++) {
+        free(aside);
+        aside = NULL;
+        struct stat st;
+        if (asprintf(&aside, "%s.damaged-%lld", sp->path, (long long)ms) < 0) {
+            aside = NULL;
+            return c_fail(c, RP_ENOMEM, "out of memory");
+        }
+        if (lstat(aside, &st) != 0 && errno == ENOENT)
+            break;
+        if (i == 100) {
+            int rc = c_fail(c, RP_ECORRUPT,
+                            "%s is not a valid cache file (%s); no free name to set "
+                            "it aside as (%s exists)",
+                            sp->path, why, aside);
+            free(aside);
+            return rc;
+        }
+    }
+    if (rename(sp->path, aside) != 0) {
+        int rc = c_fail(c, RP_ECORRUPT,
+                        "%s is not a valid cache file (%s) and could not be set "
+                        "aside as %s: %s",
+                        sp->path, why, aside, strerror(errno));
+        free(aside);
+        return rc;
+    }
+    rp_warnf(c->warn, c->warn_ud,
+             ERR_PREFIX "%s is not a valid cache file for %s/%s dim %zu (%s): set aside as %s, "
+                        "a new one is started",
+             sp->path, sp->name, sp->model, sp->dim, why, aside);
+    free(aside);
+    *again = 1;
+    return RP_OK;
+}
+
+/* Opens sp's file (creating it when create is set). *absent = 1 when there is nothing to read:
+ * the file does not exist and create is not set, or it holds no more than the start of its own
+ * header and create is not set (a lookup writes nothing). Under the file's lock: a new file gets
+ * its header, and so does one whose creator stopped (crashed, or ran out of space) before its
+ * header was complete (what is there is a prefix of that same header: nothing is lost); any
+ * other file that does not start with this space's exact header is set aside (set_aside). */
 static int space_open(rp_cache *c, space *sp, int create, int *absent)
 {
     *absent = 0;
     if (sp->fd >= 0)
         return RP_OK;
-    int fd = open(sp->path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
-    if (fd < 0 && errno == ENOENT && !create) {
-        *absent = 1;
-        return RP_OK;
-    }
-    if (fd < 0)
-        return c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
     unsigned char want[HDR_SIZE], have[HDR_SIZE];
     header_make(want, sp->name, sp->model, sp->dim);
-    int rc = RP_OK;
-    if (lock_fd(fd, LOCK_EX)) {
-        rc = c_fail(c, RP_EIO, "%s: lock: %s", sp->path, strerror(errno));
-        goto out;
+    /* each round sets one damaged file aside; more than a few in a row is not a damaged file
+     * but something (another program) writing junk under this name as fast as it is moved */
+    for (int round = 0; round < 8; round++) {
+        int fd = open(sp->path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+        if (fd < 0 && errno == ENOENT && !create) {
+            *absent = 1;
+            return RP_OK;
+        }
+        if (fd < 0)
+            return io_fail(c, sp->path, "open", errno);
+        if (lock_fd(fd, LOCK_EX)) {
+            int rc = io_fail(c, sp->path, "lock", errno);
+            close(fd);
+            return rc;
+        }
+        int rc = RP_OK, again = 0, empty = 0;
+        memset(have, 0, sizeof have);
+        ssize_t got = rc_pread_full(fd, have, HDR_SIZE, 0);
+        if (got < 0) {
+            rc = io_fail(c, sp->path, "read", errno);
+        } else if (got == HDR_SIZE && memcmp(have, want, HDR_SIZE) == 0) {
+            /* this space's file */
+        } else if (got < HDR_SIZE && memcmp(have, want, (size_t)got) == 0) {
+            /* new, or its creator stopped before the header was complete. An empty file is not
+             * truncated: ext4 flushes a file truncated to 0 when it is closed (auto_da_alloc),
+             * which cost a build 23 ms of waiting at exit; and the header's prefix is simply
+             * written over. */
+            if (!create) {
+                empty = 1;
+            } else {
+                errno = 0;
+                if (rc_pwrite_full(fd, want, HDR_SIZE, 0) != 0)
+                    rc = io_fail(c, sp->path, "write", errno);
+            }
+        } else {
+            char why[96];
+            damage_of(why, sizeof why, have, got, want);
+            rc = set_aside(c, sp, fd, why, &again);
+        }
+        lock_fd(fd, LOCK_UN);
+        if (rc || again || empty) {
+            close(fd);
+            if (rc)
+                return rc;
+            if (empty) {
+                *absent = 1;
+                return RP_OK;
+            }
+            continue;
+        }
+        sp->fd = fd;
+        sp->scanned = HDR_SIZE;
+        return RP_OK;
     }
-    ssize_t got = rc_pread_full(fd, have, HDR_SIZE, 0);
-    if (got < 0) {
-        rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
-    } else if (got < HDR_SIZE) {
-        /* new, or a creator crashed before its header was complete: nothing else is there. An
-         * empty file is not truncated: ext4 flushes a file truncated to 0 when it is closed
-         * (auto_da_alloc), which cost a build 23 ms of waiting at exit. */
-        if ((got > 0 && ftruncate(fd, 0) != 0) || rc_pwrite_full(fd, want, HDR_SIZE, 0) != 0)
-            rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
-    } else if (memcmp(have, want, HDR_SIZE) != 0) {
-        rc = c_fail(c, RP_ECORRUPT, "%s is not a cache file for %s/%s dim %zu", sp->path, sp->name,
-                    sp->model, sp->dim);
-    }
-    lock_fd(fd, LOCK_UN);
-out:
-    if (rc) {
-        close(fd);
-        return rc;
-    }
-    sp->fd = fd;
-    sp->scanned = HDR_SIZE;
-    return RP_OK;
+    return c_fail(c, RP_ECORRUPT, "%s: set aside as damaged 8 times in a row and damaged again",
+                  sp->path);
 }
 
 /* Indexes the records appended since the last scan: their keys only. A record's check is not
@@ -276,7 +426,7 @@ static int space_refresh(rp_cache *c, space *sp)
         return RP_OK;
     struct stat st;
     if (fstat(sp->fd, &st) != 0)
-        return c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+        return io_fail(c, sp->path, "stat", errno);
     uint64_t end = (uint64_t)st.st_size;
     if (end < sp->scanned) /* cut back by a writer repairing a torn tail */
         sp->scanned = end - (end - HDR_SIZE) % sp->rec;
@@ -294,7 +444,7 @@ static int space_refresh(rp_cache *c, space *sp)
             want = per;
         ssize_t got = rc_pread_full(sp->fd, c->buf, want * sp->rec, sp->scanned);
         if (got < 0)
-            return c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+            return io_fail(c, sp->path, "read", errno);
         size_t recs = (size_t)got / sp->rec;
         if (!recs)
             break;
@@ -392,6 +542,14 @@ const char *rp_cache_errmsg(const rp_cache *c)
     return c ? c->err : "";
 }
 
+void rp_cache_set_warn(rp_cache *c, rp_warn_fn fn, void *ud)
+{
+    if (!c)
+        return;
+    c->warn = fn;
+    c->warn_ud = ud;
+}
+
 int rp_cache_open(rp_cache **out, const char *dir, char *err, size_t errlen)
 {
     if (!out || !dir)
@@ -455,7 +613,7 @@ static int read_hits(rp_cache *c, space *sp, float *out, int *found, const uint6
             return c_fail(c, RP_ENOMEM, "out of memory");
         ssize_t got = rc_pread_full(sp->fd, c->buf, len, start);
         if (got < 0)
-            return c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+            return io_fail(c, sp->path, "read", errno);
         for (size_t m = i; m < j; m++) {
             const unsigned char *r = c->buf + (m - i) * sp->rec;
             uint64_t chk;
@@ -502,7 +660,10 @@ static int lookup(rp_cache *c, space *sp, float *out, int *found, const uint64_t
     return read_hits(c, sp, out, found, k, off, n);
 }
 
-/* Appends n records (keys k, vectors v) at the end of the file, cutting a torn tail first. */
+/* Appends n records (keys k, vectors v) at the end of the file, cutting a torn tail first.
+ * RP_EIO (c->io_errno its kind) when they could not be stored: nothing of them is indexed, and
+ * whatever part of them reached the file is either whole records (valid, found by a later scan)
+ * or a torn tail that the next writer cuts off. */
 static int append(rp_cache *c, space *sp, const uint64_t (*k)[2], const float *v, size_t n)
 {
     int absent = 0, rc = space_open(c, sp, 1, &absent);
@@ -518,33 +679,61 @@ static int append(rp_cache *c, space *sp, const uint64_t (*k)[2], const float *v
         memcpy(r + sp->rec - 8, &chk, 8);
     }
     if (lock_fd(sp->fd, LOCK_EX))
-        return c_fail(c, RP_EIO, "%s: lock: %s", sp->path, strerror(errno));
+        return io_fail(c, sp->path, "lock", errno);
     struct stat st;
     uint64_t end = 0;
     if (fstat(sp->fd, &st) != 0) {
-        rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+        rc = io_fail(c, sp->path, "stat", errno);
     } else {
         end = (uint64_t)st.st_size;
         uint64_t torn = end < HDR_SIZE ? 0 : (end - HDR_SIZE) % sp->rec;
+        errno = 0;
         if (end < HDR_SIZE) {
-            rc = c_fail(c, RP_ECORRUPT, "%s lost its header", sp->path);
+            /* cut below its header by something else than this cache: the next open looks at
+             * it again (and sets it aside when it is not this space's file any more) */
+            c->io_errno = -1;
+            rc = c_fail(c, RP_EIO, "%s lost its header (%llu bytes)", sp->path,
+                        (unsigned long long)end);
         } else if (torn && ftruncate(sp->fd, (off_t)(end - torn)) != 0) {
-            rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+            rc = io_fail(c, sp->path, "cutting a torn tail", errno);
         } else {
             end -= torn;
             if (rc_pwrite_full(sp->fd, c->buf, n * sp->rec, end) != 0)
-                rc = c_fail(c, RP_EIO, "%s: %s", sp->path, strerror(errno));
+                rc = io_fail(c, sp->path, "write", errno);
         }
     }
     lock_fd(sp->fd, LOCK_UN);
-    if (rc)
+    if (rc) {
+        if (c->io_errno == -1) {
+            close(sp->fd);
+            sp->fd = -1;
+        }
         return rc;
+    }
     for (size_t i = 0; i < n; i++)
         if (index_put(sp, k[i][0], k[i][1], end + i * sp->rec))
             return c_fail(c, RP_ENOMEM, "out of memory");
     if (sp->scanned == end)
         sp->scanned = end + n * sp->rec;
     return RP_OK;
+}
+
+/* n vectors rp_embed_cached could not store (append failed with RP_EIO, c->err saying where and
+ * why): the embed goes on without caching them. Told once per handle per kind of failure (the
+ * errno), not once per batch: a build on a full disk embeds thousands of batches. */
+static void store_failed(rp_cache *c, size_t n)
+{
+    int told = c->nwarned == sizeof c->warned / sizeof *c->warned;
+    for (size_t i = 0; i < c->nwarned && !told; i++)
+        told = c->warned[i] == c->io_errno;
+    if (!told) {
+        c->warned[c->nwarned++] = c->io_errno;
+        rp_warnf(c->warn, c->warn_ud,
+                 ERR_PREFIX "%zu vector%s not cached (%s); the build goes on without caching "
+                            "them (failures of this kind are told once)",
+                 n, n == 1 ? "" : "s", c->err + strlen(ERR_PREFIX));
+    }
+    c->err[0] = 0;
 }
 
 /* The space of (name, model, dim) and the key of text_hash, for the one-entry calls. */
@@ -561,8 +750,12 @@ static int one_key(rp_cache *c, space **sp, uint64_t k[1][2], const char *name, 
 int rp_cache_get(rp_cache *c, float *out, int *found, const char *name, const char *model,
                  size_t dim, const char *text_hash)
 {
-    if (!c || !out || !found || !name || !model || !dim || !text_hash)
+    if (!c)
         return RP_EINVAL;
+    if (!out || !found || !name || !model || !dim || !text_hash)
+        return c_fail(c, RP_EINVAL,
+                      "rp_cache_get: out, found, name, model, dim and text_hash "
+                      "are required");
     space *sp;
     uint64_t k[1][2];
     int f = 0, rc = one_key(c, &sp, k, name, model, dim, text_hash);
@@ -575,8 +768,13 @@ int rp_cache_get(rp_cache *c, float *out, int *found, const char *name, const ch
 int rp_cache_put(rp_cache *c, const char *name, const char *model, size_t dim,
                  const char *text_hash, const float *v)
 {
-    if (!c || !name || !model || !dim || dim > MAX_DIM || !text_hash || !v)
+    if (!c)
         return RP_EINVAL;
+    if (!name || !model || !dim || dim > MAX_DIM || !text_hash || !v)
+        return c_fail(c, RP_EINVAL,
+                      "rp_cache_put: name, model, dim (1 to %d), text_hash and v "
+                      "are required",
+                      MAX_DIM);
     space *sp;
     uint64_t k[1][2];
     int rc = one_key(c, &sp, k, name, model, dim, text_hash);
@@ -617,8 +815,10 @@ static size_t known_dim(rp_cache *c, const char *name, const char *model)
 int rp_embed_cached(float **out, size_t *hits, rp_cache *c, rp_embedder *e,
                     const char *const *texts, const char *const *hashes, size_t n)
 {
-    if (!out || !c || !e || ((!texts || !hashes) && n))
+    if (!c)
         return RP_EINVAL;
+    if (!out || !e || ((!texts || !hashes) && n))
+        return c_fail(c, RP_EINVAL, "rp_embed_cached: out, e, texts and hashes are required");
     c->err[0] = 0;
     const char *name = rp_embedder_name(e), *model = rp_embedder_model(e);
     size_t dim = rp_embedder_dim(e);
@@ -667,13 +867,18 @@ int rp_embed_cached(float **out, size_t *hits, rp_cache *c, rp_embedder *e,
         for (size_t k = 0; k < nmiss; k++)
             mtexts[k] = texts[miss[k]];
         if ((rc = rp_embed_batch(e, &fresh, mtexts, nmiss))) {
-            snprintf(c->err, sizeof c->err, "%s", rp_embedder_errmsg(e));
+            /* the embedder's error: its message (never an empty one) */
+            const char *m = rp_embedder_errmsg(e);
+            if (m && *m)
+                snprintf(c->err, sizeof c->err, "%s", m);
+            else
+                snprintf(c->err, sizeof c->err, "embedder %s/%s: %s", name, model, rp_strerror(rc));
             goto out;
         }
         size_t edim = rp_embedder_dim(e);
         if (dim && edim != dim) {
-            rc = c_fail(c, RP_EDIM, "embedder dimension %zu, cache%s has %zu", edim,
-                        assumed ? " (assumed)" : "", dim);
+            rc = c_fail(c, RP_EDIM, "embedder %s/%s gives dimension %zu, cache file %s%s has %zu",
+                        name, model, edim, sp->path, assumed ? " (assumed)" : "", dim);
             goto out;
         }
         if (!dim) {
@@ -704,7 +909,10 @@ int rp_embed_cached(float **out, size_t *hits, rp_cache *c, rp_embedder *e,
             memcpy(mvec + nput * dim, fresh + k * dim, dim * sizeof *v);
             nput++;
         }
-        if ((rc = append(c, sp, (const uint64_t(*)[2])mkeys, mvec, nput)))
+        rc = append(c, sp, (const uint64_t(*)[2])mkeys, mvec, nput);
+        if (rc == RP_EIO)
+            store_failed(c, nput); /* the vectors are answered, not cached */
+        else if (rc)
             goto out;
     }
     if (!v && !(v = malloc(sizeof *v))) {

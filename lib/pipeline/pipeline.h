@@ -230,6 +230,10 @@ typedef struct rp_cache rp_cache;
 int rp_cache_open(rp_cache **out, const char *dir, char *err, size_t errlen);
 void rp_cache_free(rp_cache *c);
 const char *rp_cache_errmsg(const rp_cache *c);
+/* Where the cache reports what it did not fail for: a damaged cache file set aside (renamed
+ * "<file>.damaged-<ms>") and started anew, or vectors it could not store (a full disk): the
+ * build goes on without them. fn may be NULL (silent). */
+void rp_cache_set_warn(rp_cache *c, rp_warn_fn fn, void *ud);
 /* Looks one vector up: *found = 1 and out[0..dim) filled, or *found = 0. */
 int rp_cache_get(rp_cache *c, float *out, int *found, const char *name, const char *model,
                  size_t dim, const char *text_hash);

@@ -7,9 +7,16 @@
 #include "tap.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
 static uint32_t rnd(void)
@@ -500,14 +507,15 @@ static void test_cache(void)
     ok(system(cmd) == 0, "cleanup");
 }
 
-/* The one cache file of (counting, m, 16) under cdir. */
+/* The one cache file of (counting, m, 16) under cdir (not the ones set aside). */
 static int cache_file(char *out, size_t cap, const char *cdir)
 {
     DIR *d = opendir(cdir);
     struct dirent *de;
     int n = 0;
     while (d && (de = readdir(d)))
-        if (strncmp(de->d_name, "emb-", 4) == 0 && strstr(de->d_name, "-d16.v1")) {
+        if (strncmp(de->d_name, "emb-", 4) == 0 && strlen(de->d_name) > 7 &&
+            strcmp(de->d_name + strlen(de->d_name) - 7, "-d16.v1") == 0) {
             snprintf(out, cap, "%s/%s", cdir, de->d_name);
             n++;
         }
@@ -613,7 +621,8 @@ static void test_cache_files(void)
     is_int(rp_cache_get(c, one, &found, "counting", "m", 16, hp[1]), 0, "c: get damaged");
     is_int(found, 0, "c: a record damaged after indexing is a miss");
 
-    /* a file that is not this space's cache is an error, not a silent miss */
+    /* a file that is not this space's cache is set aside with a warning: a miss, not an error
+     * (test_cache_damaged has the cases) */
     rp_cache_free(e);
     e = NULL;
     f = fopen(path, "r+b");
@@ -621,9 +630,14 @@ static void test_cache_files(void)
     if (f)
         fclose(f);
     is_int(rp_cache_open(&e, cdir, err, sizeof err), 0, "open e again");
-    is_int(rp_cache_get(e, one, &found, "counting", "m", 16, hp[0]), RP_ECORRUPT,
-           "foreign header: RP_ECORRUPT");
-    ok(strstr(rp_cache_errmsg(e), "not a cache file") != NULL, "message says what is wrong");
+    warned[0] = 0;
+    rp_cache_set_warn(e, on_warn, NULL);
+    found = 1;
+    is_int(rp_cache_get(e, one, &found, "counting", "m", 16, hp[0]), 0,
+           "damaged header: not an error");
+    is_int(found, 0, "damaged header: a miss");
+    ok(strstr(warned, "its header is damaged") && strstr(warned, "set aside as"),
+       "warning says what is wrong");
 
     cache_test_done(dir, ce.inner, ref, (rp_cache *[]){a, b, c, d, e}, 5);
 }
@@ -783,6 +797,543 @@ static void test_cache_lazy_check(void)
     cache_test_done(dir, ce.inner, ref, (rp_cache *[]){a, b, c, d, e}, 5);
 }
 
+/* ---- the cache's failures: damaged files set aside, a full disk, messages never empty ---- */
+
+/* Reads up to cap bytes of path: the count, or -1. */
+static long slurp(const char *path, unsigned char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    return (long)n;
+}
+
+/* Replaces path's content with len bytes. */
+static int spew(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    int ok_ = f && fwrite(data, 1, len, f) == len;
+    if (f)
+        ok_ = fclose(f) == 0 && ok_;
+    return ok_;
+}
+
+/* The number of files set aside ("<file>.damaged-<ms>") under cdir; the path of the one whose
+ * name is greatest (the latest in one millisecond's step) into out. */
+static int damaged_files(char *out, size_t cap, const char *cdir)
+{
+    DIR *d = opendir(cdir);
+    struct dirent *de;
+    int n = 0;
+    char best[256] = "";
+    while (d && (de = readdir(d))) {
+        const char *m = strstr(de->d_name, ".v1.damaged-");
+        if (!m)
+            continue;
+        n++;
+        if (strlen(de->d_name) > strlen(best) ||
+            (strlen(de->d_name) == strlen(best) && strcmp(de->d_name, best) > 0))
+            snprintf(best, sizeof best, "%s", de->d_name);
+    }
+    if (d)
+        closedir(d);
+    if (out)
+        snprintf(out, cap, "%s/%s", cdir, best);
+    return n;
+}
+
+/* The number of processes waiting for a flock() of inode ino (Linux /proc/locks; 0 elsewhere). */
+static int lock_waiters(unsigned long ino)
+{
+    FILE *f = fopen("/proc/locks", "r");
+    char line[256], tail[32];
+    int n = 0;
+    snprintf(tail, sizeof tail, ":%lu ", ino);
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, "-> FLOCK") && strstr(line, tail);
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* The number of lines in warned. */
+static int warn_lines(void)
+{
+    int n = 0;
+    for (const char *p = warned; (p = strchr(p, '\n')); p++)
+        n++;
+    return n;
+}
+
+/* A fresh handle on cdir embeds texts: the number of hits (-1 on failure), each vector checked
+ * against ref. */
+static long fresh_hits(const char *cdir, rp_embedder *e, const char *const *texts,
+                       const char *const *hashes, size_t n, const float *ref)
+{
+    rp_cache *c = NULL;
+    char err[256];
+    float *v = NULL;
+    size_t hits = 0;
+    long r = -1;
+    if (rp_cache_open(&c, cdir, err, sizeof err) == 0 &&
+        rp_embed_cached(&v, &hits, c, e, texts, hashes, n) == 0 &&
+        !memcmp(v, ref, n * 16 * sizeof *v))
+        r = (long)hits;
+    free(v);
+    rp_cache_free(c);
+    return r;
+}
+
+/* A cache file that is not one (random bytes, a foreign header, a short foreign header, a header
+ * of another dimension) is set aside with a warning naming both paths, its bytes kept, and a new
+ * one started: the embed misses and goes on, the next handle hits. A cut-short header of the
+ * file's own (a creator that stopped) is simply completed. Several processes finding the same
+ * damaged file at once set it aside once, never each other's fresh file. */
+static void test_cache_damaged(void)
+{
+    char dir[64] = "/tmp/rp_cached_XXXXXX";
+    ok(mkdtemp(dir) != NULL, "temp dir");
+    char cdir[128], path[512], aside[600], err[256];
+    snprintf(cdir, sizeof cdir, "%s/cache", dir);
+    counting ce = {{&counting_vt}, NULL, 0, 0, 0};
+    rp_embedder_hash_new(&ce.inner, 16);
+    const char *texts[] = {"one fish", "two fish", "red fish", "blue fish"};
+    char h[4][RP_HASH_HEX];
+    const char *hp[4];
+    for (int i = 0; i < 4; i++) {
+        rp_hash_hex(h[i], texts[i], strlen(texts[i]));
+        hp[i] = h[i];
+    }
+    float *ref = NULL, *v = NULL;
+    rp_embed_batch(ce.inner, &ref, texts, 4);
+    rp_cache *a = NULL;
+    size_t hits = 9;
+    is_int(rp_cache_open(&a, cdir, err, sizeof err), 0, "open a");
+    is_int(rp_embed_cached(&v, &hits, a, &ce.base, texts, hp, 4), 0, "a stores 4");
+    free(v);
+    v = NULL;
+    rp_cache_free(a);
+    is_int(cache_file(path, sizeof path, cdir), 1, "the cache file");
+    static unsigned char own[1024], junk[5000], back[6000];
+    is_int(slurp(path, own, sizeof own), 1024, "its header kept for later");
+
+    /* random bytes */
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)rnd();
+    ok(spew(path, junk, sizeof junk), "the cache file replaced by 5000 random bytes");
+    rp_cache *b = NULL;
+    is_int(rp_cache_open(&b, cdir, err, sizeof err), 0, "open b");
+    warned[0] = 0;
+    rp_cache_set_warn(b, on_warn, NULL);
+    ce.embedded = 0;
+    is_int(rp_embed_cached(&v, &hits, b, &ce.base, texts, hp, 4), 0,
+           "random bytes: the embed succeeds");
+    is_int(hits, 0, "random bytes: all misses");
+    is_int(ce.embedded, 4, "random bytes: all embedded");
+    ok(v && ref && !memcmp(v, ref, 4 * 16 * sizeof *v), "random bytes: the right vectors");
+    free(v);
+    v = NULL;
+    is_str(rp_cache_errmsg(b), "", "random bytes: no error message");
+    is_int(damaged_files(aside, sizeof aside, cdir), 1, "random bytes: one file set aside");
+    is_int(warn_lines(), 1, "random bytes: one warning");
+    ok(strstr(warned, path) && strstr(warned, aside) && strstr(warned, "no cache file header"),
+       "random bytes: the warning names both paths and what is wrong");
+    diag("%.*s", (int)strcspn(warned, "\n"), warned);
+    ok(slurp(aside, back, sizeof back) == (long)sizeof junk && !memcmp(back, junk, sizeof junk),
+       "random bytes: the file set aside holds the old bytes");
+    is_int((long)file_size(path), 1024 + 4 * 88, "random bytes: a new file with the 4 vectors");
+    warned[0] = 0;
+    is_int(fresh_hits(cdir, &ce.base, texts, hp, 4, ref), 4, "random bytes: a new handle hits");
+    is_int(warned[0], 0, "random bytes: nothing more to warn about");
+    rp_cache_free(b);
+
+    /* a header of this space's names for another dimension (a file copied under the wrong
+     * name), then a damaged one, then a foreign one cut short */
+    float eight[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    rp_cache *c = NULL;
+    is_int(rp_cache_open(&c, cdir, err, sizeof err), 0, "open c");
+    is_int(rp_cache_put(c, "counting", "m", 8, hp[0], eight), 0, "c: a dim-8 entry");
+    char path8[512];
+    snprintf(path8, sizeof path8, "%.*s8.v1", (int)(strlen(path) - 5), path);
+    static unsigned char d8[1024 + 56];
+    long n8 = slurp(path8, d8, sizeof d8);
+    is_int(n8, 1024 + 16 + 32 + 8, "the dim-8 file");
+    static const struct {
+        const char *what, *why;
+        size_t len;
+    } foreign[] = {
+        {"another dimension's header", "another embedder, model or dimension", 1024 + 56},
+        {"a header with a damaged byte", "its header is damaged", 1024},
+        {"a foreign header cut short", "100 bytes, not a whole 1024-byte header", 100},
+        {"a foreign magic", "no cache file header", 1024 + 56},
+    };
+    for (size_t t = 0; t < sizeof foreign / sizeof *foreign; t++) {
+        unsigned char bad[1024 + 56];
+        memcpy(bad, d8, sizeof bad); /* the dim-8 file */
+        if (t == 1) {
+            memcpy(bad, own, 1024);
+            bad[600] ^= 1;
+        } else if (t == 2) {
+            memset(bad + 8, 'x', 92);
+        } else if (t == 3) {
+            memcpy(bad, "SQLite format 3", 16);
+        }
+        char what[128];
+        ok(spew(path, bad, foreign[t].len), foreign[t].what);
+        warned[0] = 0;
+        rp_cache_set_warn(c, on_warn, NULL);
+        int found = 1;
+        float one[16];
+        snprintf(what, sizeof what, "%s: get is a miss, not an error", foreign[t].what);
+        is_int(rp_cache_get(c, one, &found, "counting", "m", 16, hp[1]), 0, what);
+        is_int(found, 0, what);
+        snprintf(what, sizeof what, "%s: set aside, the warning says why", foreign[t].what);
+        ok(damaged_files(aside, sizeof aside, cdir) == (int)t + 2 &&
+               strstr(warned, foreign[t].why) && strstr(warned, path) && strstr(warned, aside),
+           what);
+        if (!strstr(warned, foreign[t].why))
+            diag("warned: %.*s", (int)strcspn(warned, "\n"), warned);
+        snprintf(what, sizeof what, "%s: the old bytes kept", foreign[t].what);
+        ok(slurp(aside, back, sizeof back) == (long)foreign[t].len &&
+               !memcmp(back, bad, foreign[t].len),
+           what);
+        ok(file_size(path) < 0, "a lookup starts no file (nothing to write yet)");
+        ce.embedded = 0;
+        snprintf(what, sizeof what, "%s: the embed succeeds and stores", foreign[t].what);
+        ok(rp_embed_cached(&v, &hits, c, &ce.base, texts, hp, 4) == 0 && hits == 0 && v &&
+               !memcmp(v, ref, 4 * 16 * sizeof *v) && file_size(path) == 1024 + 4 * 88,
+           what);
+        free(v);
+        v = NULL;
+        rp_cache_free(c);
+        c = NULL;
+        is_int(rp_cache_open(&c, cdir, err, sizeof err), 0, "reopen c");
+        snprintf(what, sizeof what, "%s: a new handle hits", foreign[t].what);
+        is_int(fresh_hits(cdir, &ce.base, texts, hp, 4, ref), 4, what);
+    }
+    ok(slurp(path8, back, sizeof back) == n8 && !memcmp(back, d8, sizeof d8),
+       "the dim-8 file untouched");
+
+    /* the file's own header cut short (its creator stopped): completed, nothing set aside */
+    ok(spew(path, own, 300), "the file cut to 300 bytes of its own header");
+    warned[0] = 0;
+    int before = damaged_files(NULL, 0, cdir);
+    rp_cache_set_warn(c, on_warn, NULL);
+    ce.embedded = 0;
+    is_int(rp_embed_cached(&v, &hits, c, &ce.base, texts, hp, 4), 0, "own short header: embed");
+    free(v);
+    v = NULL;
+    is_int(hits, 0, "own short header: misses");
+    is_int(damaged_files(NULL, 0, cdir), before, "own short header: nothing set aside");
+    is_int(warned[0], 0, "own short header: no warning");
+    is_int((long)file_size(path), 1024 + 4 * 88, "own short header: completed, 4 stored");
+    is_int(fresh_hits(cdir, &ce.base, texts, hp, 4, ref), 4, "own short header: then hits");
+
+    /* without a warn callback: the same, silently */
+    rp_cache_set_warn(c, NULL, NULL);
+    rp_cache_free(c);
+    c = NULL;
+    ok(spew(path, junk, 2000), "random bytes again");
+    is_int(rp_cache_open(&c, cdir, err, sizeof err), 0, "open c again");
+    is_int(rp_embed_cached(&v, &hits, c, &ce.base, texts, hp, 4), 0, "no warn callback: embeds");
+    free(v);
+    v = NULL;
+    is_int(damaged_files(NULL, 0, cdir), before + 1, "no warn callback: set aside all the same");
+    rp_cache_set_warn(NULL, on_warn, NULL); /* a NULL handle is ignored */
+
+    /* several processes find the same damaged file at once: it is set aside once, and each gets
+     * its vectors; none sets another's fresh file aside. The test holds the damaged file's lock
+     * until all of them have opened it and wait for that lock (seen in /proc/locks), so that all
+     * but the first find it already set aside, some of them with a fresh file in its place. */
+    ok(spew(path, junk, sizeof junk), "random bytes for 6 processes");
+    before = damaged_files(NULL, 0, cdir);
+    int held = open(path, O_RDWR);
+    struct stat hst;
+    ok(held >= 0 && fstat(held, &hst) == 0 && flock(held, LOCK_EX) == 0, "the damaged file locked");
+    enum { NPROC = 6 };
+    pid_t kids[NPROC];
+    fflush(stdout);
+    for (int k = 0; k < NPROC; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            close(held);
+            rp_cache *kc = NULL;
+            float *kv = NULL;
+            size_t kh = 0;
+            int good = rp_cache_open(&kc, cdir, err, sizeof err) == 0 &&
+                       rp_embed_cached(&kv, &kh, kc, &ce.base, texts, hp, 4) == 0 && ref &&
+                       !memcmp(kv, ref, 4 * 16 * sizeof *kv);
+            free(kv);
+            rp_cache_free(kc);
+            rp_embedder_free(ce.inner);
+            free(ref);
+            _exit(good ? 0 : 1);
+        }
+    }
+    int waiting = 0;
+    for (int t = 0; t < 1000 && (waiting = lock_waiters((unsigned long)hst.st_ino)) < NPROC; t++)
+        usleep(10000);
+    diag("%d processes waited for the damaged file's lock", waiting);
+    flock(held, LOCK_UN);
+    close(held);
+    int all = 1;
+    for (int k = 0; k < NPROC; k++) {
+        int st = 0;
+        all &= kids[k] > 0 && waitpid(kids[k], &st, 0) == kids[k] && WIFEXITED(st) &&
+               WEXITSTATUS(st) == 0;
+    }
+    ok(all, "6 processes: each embeds through the damaged cache");
+    is_int(damaged_files(NULL, 0, cdir), before + 1, "6 processes: the file set aside once");
+    long size = (long)file_size(path);
+    ok(size >= 1024 + 4 * 88 && (size - 1024) % 88 == 0, "6 processes: a valid new file");
+    is_int(fresh_hits(cdir, &ce.base, texts, hp, 4, ref), 4, "6 processes: then hits");
+
+    rp_cache_free(c);
+    free(ref);
+    rp_embedder_free(ce.inner);
+    tap_rmrf(dir);
+}
+
+/* What a child on a "full disk" saw, for the parent to check. */
+typedef struct full_report {
+    int rc[3], right, nwarn, named, get_pre, put_full, put_after, get_after, embedded;
+    char warned[1024], putmsg[600], path[512];
+} full_report;
+
+#define NFULL 13
+/* A full disk, simulated with a file size limit (RLIMIT_FSIZE, SIGXFSZ ignored: writes past it
+ * fail with EFBIG, the one across it stops short) in a child process: the embeds succeed with the
+ * right vectors, one warning says how many, where and why; rp_cache_put says RP_EIO; reads keep
+ * working. With the limit lifted, puts work again, the torn tail is cut, and every vector read
+ * back is right. */
+static void test_cache_full_disk(void)
+{
+    char dir[64] = "/tmp/rp_cachefull_XXXXXX";
+    ok(mkdtemp(dir) != NULL, "temp dir");
+    char cdir[128], path[512], err[256];
+    snprintf(cdir, sizeof cdir, "%s/cache", dir);
+    counting ce = {{&counting_vt}, NULL, 0, 0, 0};
+    rp_embedder_hash_new(&ce.inner, 16);
+    static char text[NFULL + 1][32], hash[NFULL + 1][RP_HASH_HEX];
+    const char *tp[NFULL + 1], *hp[NFULL + 1];
+    for (int i = 0; i <= NFULL; i++) {
+        snprintf(text[i], sizeof text[i], "full disk text %d", i);
+        rp_hash_hex(hash[i], text[i], strlen(text[i]));
+        tp[i] = text[i];
+        hp[i] = hash[i];
+    }
+    float *ref = NULL, *v = NULL;
+    rp_embed_batch(ce.inner, &ref, tp, NFULL + 1);
+    rp_cache *a = NULL;
+    size_t hits = 0;
+    is_int(rp_cache_open(&a, cdir, err, sizeof err), 0, "open a");
+    is_int(rp_embed_cached(&v, &hits, a, &ce.base, tp, hp, 1), 0, "text 0 stored");
+    free(v);
+    v = NULL;
+    rp_cache_free(a);
+    is_int(cache_file(path, sizeof path, cdir), 1, "the cache file");
+    off_t size0 = file_size(path);
+    is_int((long)size0, 1024 + 88, "a header and one record");
+
+    int rp[2];
+    ok(pipe(rp) == 0, "report pipe");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        static full_report r;
+        memset(&r, 0, sizeof r);
+        snprintf(r.path, sizeof r.path, "%s", path);
+        close(rp[0]);
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit old, lim;
+        getrlimit(RLIMIT_FSIZE, &old);
+        lim = old;
+        lim.rlim_cur = (rlim_t)size0 + 2 * 88 + 44; /* 2.5 records more */
+        setrlimit(RLIMIT_FSIZE, &lim);
+        rp_cache *b = NULL;
+        rp_cache_open(&b, cdir, err, sizeof err);
+        warned[0] = 0;
+        rp_cache_set_warn(b, on_warn, NULL);
+        r.right = 1;
+        ce.embedded = 0;
+        for (int k = 0; k < 3; k++) { /* 3 batches of 4 new texts: none fits */
+            r.rc[k] = rp_embed_cached(&v, &hits, b, &ce.base, tp + 1 + 4 * k, hp + 1 + 4 * k, 4);
+            r.right &= r.rc[k] == 0 && v && !memcmp(v, ref + (1 + 4 * k) * 16, 4 * 16 * sizeof *v);
+            free(v);
+            v = NULL;
+        }
+        r.embedded = (int)ce.embedded;
+        r.nwarn = warn_lines();
+        snprintf(r.warned, sizeof r.warned, "%s", warned);
+        float one[16];
+        r.put_full = rp_cache_put(b, "counting", "m", 16, hp[NFULL], ref + NFULL * 16);
+        snprintf(r.putmsg, sizeof r.putmsg, "%s", rp_cache_errmsg(b));
+        int found = 0;
+        r.get_pre = rp_cache_get(b, one, &found, "counting", "m", 16, hp[0]) == 0 && found &&
+                    !memcmp(one, ref, sizeof one);
+        setrlimit(RLIMIT_FSIZE, &old); /* the disk has room again */
+        r.put_after = rp_cache_put(b, "counting", "m", 16, hp[NFULL], ref + NFULL * 16);
+        found = 0;
+        r.get_after = rp_cache_get(b, one, &found, "counting", "m", 16, hp[NFULL]) == 0 && found &&
+                      !memcmp(one, ref + NFULL * 16, sizeof one);
+        ssize_t w = write(rp[1], &r, sizeof r);
+        close(rp[1]);
+        rp_cache_free(b);
+        rp_embedder_free(ce.inner);
+        free(ref);
+        _exit(w == (ssize_t)sizeof r ? 0 : 1);
+    }
+    close(rp[1]);
+    static full_report r;
+    memset(&r, 0, sizeof r);
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof r && (n = read(rp[0], (char *)&r + got, sizeof r - got)) > 0)
+        got += (size_t)n;
+    close(rp[0]);
+    int st = 0;
+    ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+       "full disk: the child ran");
+    is_int(got, sizeof r, "full disk: its report");
+    is_int(r.rc[0], 0, "full disk: the first batch embeds (RP_OK)");
+    is_int(r.rc[1] | r.rc[2], 0, "full disk: so do the next ones");
+    is_int(r.embedded, 12, "full disk: all 12 texts embedded");
+    ok(r.right, "full disk: with the right vectors");
+    is_int(r.nwarn, 1, "full disk: one warning for 3 failed batches");
+    diag("%.*s", (int)strcspn(r.warned, "\n"), r.warned);
+    ok(strstr(r.warned, "4 vectors not cached") && strstr(r.warned, path) &&
+           strstr(r.warned, strerror(EFBIG)),
+       "full disk: the warning says how many, where and why");
+    is_int(r.put_full, RP_EIO, "full disk: rp_cache_put says RP_EIO");
+    ok(strstr(r.putmsg, path) && strstr(r.putmsg, strerror(EFBIG)),
+       "full disk: its message names the file and the error");
+    ok(r.get_pre, "full disk: reads keep working");
+    is_int(r.put_after, 0, "room again: a put works");
+    ok(r.get_after, "room again: and is read back");
+    long size = (long)file_size(path);
+    ok(size > 1024 && (size - 1024) % 88 == 0, "room again: the torn tail was cut");
+    ce.embedded = 0;
+    long h = fresh_hits(cdir, &ce.base, tp, hp, NFULL + 1, ref);
+    diag("a new handle: %ld hits of %d, %zu embedded", h, NFULL + 1, ce.embedded);
+    ok(h >= 2, "a new handle: the stored vectors hit, every vector right");
+    is_int(fresh_hits(cdir, &ce.base, tp, hp, NFULL + 1, ref), NFULL + 1,
+           "a new handle: then all hit");
+    free(ref);
+    rp_embedder_free(ce.inner);
+    tap_rmrf(dir);
+}
+
+/* A failing embedder (its message set or empty). */
+typedef struct failing {
+    rp_embedder base;
+    const char *msg;
+} failing;
+static const char *f_name(const rp_embedder *e)
+{
+    return "failing";
+}
+static size_t f_dim(const rp_embedder *e)
+{
+    return 16;
+}
+static int f_embed(rp_embedder *e, float **out, const char *const *t, size_t n)
+{
+    return RP_ETRANSPORT;
+}
+static const char *f_err(const rp_embedder *e)
+{
+    return ((const failing *)e)->msg;
+}
+static const rp_embedder_vtable failing_vt = {f_name, c_model, f_dim, f_embed, f_err, c_free};
+
+/* When rp_embed_cached, rp_cache_get or rp_cache_put fail because of the cache, the handle's
+ * message says what and where (path and the system's reason); the embedder's errors keep its
+ * code and message, and never leave the message empty. Methods that fail as root too. */
+static void test_cache_errors(void)
+{
+    char dir[64] = "/tmp/rp_cachee_XXXXXX";
+    ok(mkdtemp(dir) != NULL, "temp dir");
+    char cdir[128], err[256], path[512];
+    snprintf(cdir, sizeof cdir, "%s/cache", dir);
+    counting ce = {{&counting_vt}, NULL, 0, 0, 0};
+    rp_embedder_hash_new(&ce.inner, 16);
+    const char *texts[] = {"alpha", "beta"};
+    char h[2][RP_HASH_HEX];
+    const char *hp[2];
+    for (int i = 0; i < 2; i++) {
+        rp_hash_hex(h[i], texts[i], strlen(texts[i]));
+        hp[i] = h[i];
+    }
+    rp_cache *c = NULL;
+    float *v = NULL, one[16] = {0};
+    size_t hits = 0;
+    int found = 0;
+    is_int(rp_cache_open(&c, cdir, err, sizeof err), 0, "open");
+
+    /* the embedder's failure: its code and message; an empty one gets a message still */
+    failing fe = {{&failing_vt}, "HTTP 503: try later"};
+    is_int(rp_embed_cached(&v, &hits, c, &fe.base, texts, hp, 2), RP_ETRANSPORT,
+           "embedder failure: its code");
+    is_str(rp_cache_errmsg(c), "HTTP 503: try later", "embedder failure: its message");
+    fe.msg = "";
+    is_int(rp_embed_cached(&v, &hits, c, &fe.base, texts, hp, 2), RP_ETRANSPORT,
+           "embedder failure, no message: its code");
+    ok(strstr(rp_cache_errmsg(c), "failing/m") && strstr(rp_cache_errmsg(c), "unreachable"),
+       "embedder failure, no message: the cache says which embedder and what");
+    ok(v == NULL, "out untouched on failure");
+
+    /* bad arguments are told too */
+    is_int(rp_embed_cached(NULL, &hits, c, &ce.base, texts, hp, 2), RP_EINVAL, "no out: EINVAL");
+    ok(rp_cache_errmsg(c)[0] != 0, "no out: a message");
+    is_int(rp_cache_get(c, one, &found, "counting", "m", 16, NULL), RP_EINVAL, "no hash: EINVAL");
+    ok(rp_cache_errmsg(c)[0] != 0, "no hash: a message");
+    is_int(rp_cache_put(c, "counting", "m", 0, hp[0], one), RP_EINVAL, "dim 0: EINVAL");
+    ok(rp_cache_errmsg(c)[0] != 0, "dim 0: a message");
+
+    /* the cache file's name taken by a directory */
+    is_int(rp_embed_cached(&v, &hits, c, &ce.base, texts, hp, 2), 0, "store 2");
+    free(v);
+    v = NULL;
+    is_int(cache_file(path, sizeof path, cdir), 1, "the cache file");
+    rp_cache_free(c);
+    c = NULL;
+    ok(unlink(path) == 0 && mkdir(path, 0755) == 0, "the cache file replaced by a directory");
+    is_int(rp_cache_open(&c, cdir, err, sizeof err), 0, "open again");
+    is_int(rp_embed_cached(&v, &hits, c, &ce.base, texts, hp, 2), RP_EIO,
+           "a directory in its place: RP_EIO");
+    ok(strstr(rp_cache_errmsg(c), path) && strstr(rp_cache_errmsg(c), strerror(EISDIR)),
+       "a directory in its place: the message names the file and the error");
+    diag("%s", rp_cache_errmsg(c));
+    is_int(rp_cache_get(c, one, &found, "counting", "m", 16, hp[0]), RP_EIO,
+           "a directory in its place: get RP_EIO");
+    ok(strstr(rp_cache_errmsg(c), path) != NULL, "get: the message names the file");
+    is_int(rp_cache_put(c, "counting", "m", 16, hp[0], one), RP_EIO,
+           "a directory in its place: put RP_EIO");
+    ok(strstr(rp_cache_errmsg(c), path) != NULL, "put: the message names the file");
+    rp_cache_free(c);
+    c = NULL;
+
+    /* the cache directory replaced by a regular file after the open: the file's parent is not a
+     * directory (permission bits would not stop root) */
+    is_int(rp_cache_open(&c, cdir, err, sizeof err), 0, "open again");
+    tap_rmrf(cdir);
+    ok(spew(cdir, "x\n", 2), "the cache directory replaced by a file");
+    is_int(rp_embed_cached(&v, &hits, c, &ce.base, texts, hp, 2), RP_EIO,
+           "parent not a directory: RP_EIO");
+    ok(strstr(rp_cache_errmsg(c), cdir) && strstr(rp_cache_errmsg(c), strerror(ENOTDIR)),
+       "parent not a directory: the message names the file and the error");
+    ok(v == NULL, "out untouched on failure");
+    is_int(rp_cache_put(c, "counting", "m", 16, hp[0], one), RP_EIO,
+           "parent not a directory: put RP_EIO");
+    ok(strstr(rp_cache_errmsg(c), strerror(ENOTDIR)) != NULL, "put: the message says why");
+
+    rp_cache_free(c);
+    rp_embedder_free(ce.inner);
+    tap_rmrf(dir);
+}
+
 int main(void)
 {
     test_hash_embedder();
@@ -793,5 +1344,8 @@ int main(void)
     test_cache();
     test_cache_files();
     test_cache_lazy_check();
+    test_cache_damaged();
+    test_cache_full_disk();
+    test_cache_errors();
     return tap_done();
 }
