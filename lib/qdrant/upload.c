@@ -1,6 +1,7 @@
 /* Batch upload: splits a large upsert into batches by point count and body size, runs several
  * requests at once over a pool of kept-alive connections, retries failed batches with backoff
- * and reports exactly which points could not be stored. */
+ * (each batch its own budget of max_retries) and reports exactly which points could not be
+ * stored, and why. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,11 @@ enum { B_PENDING, B_RUNNING, B_DONE, B_FAILED };
 typedef struct {
     size_t start, count;
     int state;
-    int attempts;
+    int attempts;       /* requests sent for this batch: its retries are attempts - 1 */
     int64_t not_before; /* monotonic ms */
-    int err;
-    char msg[256];
-    rc_buf body;
+    int err;            /* the final error once failed; before that, the last attempt's */
+    char msg[256];      /* the same for the message ("" when no attempt failed yet) */
+    rc_buf body;        /* built once, kept for the retries until the batch settles */
     rc_http_job job;
 } batch;
 
@@ -34,6 +35,7 @@ typedef struct {
     batch **b; /* each batch allocated on its own: the pool holds pointers to their jobs */
     size_t nb, cap;
     size_t next_scan; /* batches before this one are no longer pending */
+    size_t running;   /* batches handed to the pool and not yet back through job_done */
     int stopped;
     int fatal; /* out of memory while splitting */
     qdrant_upload_progress prog;
@@ -95,6 +97,17 @@ static void settle(upload *u, batch *x, int state, int err, const char *msg)
         u->stopped = 1;
 }
 
+/* The stopped batches' message; a batch that had failed attempts keeps its last cause too. */
+static void settle_stopped(upload *u, batch *x)
+{
+    char m[sizeof x->msg];
+    if (x->msg[0])
+        snprintf(m, sizeof m, "stopped by the progress callback (last attempt: %.200s)", x->msg);
+    else
+        snprintf(m, sizeof m, "stopped by the progress callback");
+    settle(u, x, B_FAILED, QDRANT_ESTOPPED, m);
+}
+
 static long backoff_ms(upload *u, int attempt)
 {
     return rc_backoff_ms(&u->c->rng, attempt, u->o->retry_backoff_ms, u->o->retry_max_backoff_ms);
@@ -147,7 +160,7 @@ static int next_job(void *ud, rc_http_job **job, long *wait_ms)
         if (x->state != B_PENDING)
             continue;
         if (u->stopped) {
-            settle(u, x, B_FAILED, QDRANT_ESTOPPED, "stopped by the progress callback");
+            settle_stopped(u, x);
             continue;
         }
         pending = 1;
@@ -157,9 +170,10 @@ static int next_job(void *ud, rc_http_job **job, long *wait_ms)
                 wait = w;
             continue;
         }
-        int r;
-        while ((r = prepare(u, i)) == 0 && x->state == B_PENDING)
-            ; /* split: try the first half again */
+        int r = 1;
+        if (!x->body.len) /* a retry resends the body it built the first time */
+            while ((r = prepare(u, i)) == 0 && x->state == B_PENDING)
+                ; /* split: try the first half again */
         if (r < 0) {
             u->fatal = 1;
             return -1;
@@ -168,6 +182,7 @@ static int next_job(void *ud, rc_http_job **job, long *wait_ms)
             continue; /* failed */
         x->state = B_RUNNING;
         x->attempts++;
+        u->running++;
         x->job.method = "PUT";
         x->job.url = u->url;
         x->job.body = x->body.data;
@@ -177,10 +192,38 @@ static int next_job(void *ud, rc_http_job **job, long *wait_ms)
         *job = &x->job;
         return 1;
     }
-    if (!pending)
+    /* Nothing ready. Batches still in flight may come back for a retry: -1 (the pool asks for
+     * nothing more, ever) only once none is pending or running. */
+    if (!pending && !u->running)
         return -1;
-    *wait_ms = wait < 0 ? 10 : wait;
+    if (wait < 0)
+        wait = pending ? 10 : 100; /* the pool's wait ends early when a transfer progresses */
+    *wait_ms = wait;
     return 0;
+}
+
+static const struct {
+    long status;
+    const char *text;
+} reasons[] = {{400, "Bad Request"},
+               {401, "Unauthorized"},
+               {403, "Forbidden"},
+               {404, "Not Found"},
+               {409, "Conflict"},
+               {413, "Payload Too Large"},
+               {422, "Unprocessable Entity"},
+               {429, "Too Many Requests"},
+               {500, "Internal Server Error"},
+               {502, "Bad Gateway"},
+               {503, "Service Unavailable"},
+               {504, "Gateway Timeout"}};
+
+static const char *reason_phrase(long st)
+{
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        if (reasons[i].status == st)
+            return reasons[i].text;
+    return NULL;
 }
 
 static void job_done(void *ud, rc_http_job *job)
@@ -191,14 +234,16 @@ static void job_done(void *ud, rc_http_job *job)
     char msg[256] = "";
     long wait = -1;
     long st = job->resp.status;
+    u->running--;
     if (job->rc != RC_OK) {
         err = job->rc == RC_ETIMEOUT  ? QDRANT_ETIMEOUT
               : job->rc == RC_ENOMEM  ? QDRANT_ENOMEM
               : job->rc == RC_ETOOBIG ? QDRANT_EPROTOCOL
                                       : QDRANT_ETRANSPORT;
-        snprintf(msg, sizeof msg, "%s", job->resp.error);
+        snprintf(msg, sizeof msg, "%s", job->resp.error[0] ? job->resp.error : "transport error");
         /* An upsert with explicit ids is idempotent: resending it is always safe. */
         retryable = err == QDRANT_ETIMEOUT || err == QDRANT_ETRANSPORT;
+        st = 0; /* a status that arrived before the transfer broke is not the cause */
     } else if (st >= 200 && st < 300) {
         json_object *o = qd_parse_json(u->tok, job->resp.body.data, job->resp.body.len), *r, *s;
         const char *status = NULL;
@@ -227,25 +272,61 @@ static void job_done(void *ud, rc_http_job *job)
         settle(u, x, B_DONE, 0, NULL);
         return;
     }
-    if (retryable && x->attempts <= u->o->max_retries && !u->stopped) {
-        long b = backoff_ms(u, x->attempts - 1);
+    /* The cause, kept on the batch: "503 Service Unavailable: <the server's message>". */
+    const char *reason = reason_phrase(st);
+    if (st && reason)
+        snprintf(x->msg, sizeof x->msg, "%ld %s%s%s", st, reason, msg[0] ? ": " : "", msg);
+    else if (st)
+        snprintf(x->msg, sizeof x->msg, "HTTP %ld%s%s", st, msg[0] ? ": " : "", msg);
+    else
+        snprintf(x->msg, sizeof x->msg, "%s", msg);
+    x->err = err;
+    /* Retries are counted per batch: this one has had attempts - 1 of its max_retries. */
+    int retries = x->attempts - 1;
+    if (retryable && retries < u->o->max_retries && !u->stopped) {
+        long b = backoff_ms(u, retries);
         if (wait > b)
             b = wait;
         qd_log(u->c, QDRANT_LOG_INFO,
                "upload batch of %zu points at %zu: %s; retry %d/%d in %ld ms", x->count, x->start,
-               msg, x->attempts, u->o->max_retries, b);
+               x->msg, retries + 1, u->o->max_retries, b);
         x->state = B_PENDING;
         x->not_before = rc_now_ms() + b;
         u->prog.retries++;
         u->next_scan = 0;
         return;
     }
-    char full[256];
-    if (st)
-        snprintf(full, sizeof full, "HTTP %ld: %s", st, msg);
+    char full[sizeof x->msg];
+    if (retryable && retries > 0)
+        snprintf(full, sizeof full, "%.200s (after %d %s)", x->msg, retries,
+                 retries == 1 ? "retry" : "retries");
     else
-        snprintf(full, sizeof full, "%s", msg);
+        snprintf(full, sizeof full, "%s", x->msg);
     settle(u, x, B_FAILED, err, full);
+}
+
+/* After the pool returned without running out of memory: a batch still pending or running was
+ * cut short by the pool failing. It fails with the cause of its last attempt when it had one. */
+static void settle_leftovers(upload *u)
+{
+    for (size_t i = 0; i < u->nb; i++) {
+        batch *x = u->b[i];
+        if (x->state == B_DONE || x->state == B_FAILED)
+            continue;
+        if (u->stopped && x->state == B_PENDING) {
+            settle_stopped(u, x);
+            continue;
+        }
+        char m[sizeof x->msg];
+        int err = QDRANT_ETRANSPORT;
+        if (x->msg[0]) {
+            snprintf(m, sizeof m, "%.200s (not retried: the transfers failed)", x->msg);
+            err = x->err;
+        } else {
+            snprintf(m, sizeof m, "not sent: the transfers failed");
+        }
+        settle(u, x, B_FAILED, err, m);
+    }
 }
 
 /* Local mode: the batches one after the other in the calling thread, each one transaction, no
@@ -255,7 +336,7 @@ static void run_local(upload *u, const char *collection)
     for (size_t i = 0; i < u->nb; i++) {
         batch *x = u->b[i];
         if (u->stopped) {
-            settle(u, x, B_FAILED, QDRANT_ESTOPPED, "stopped by the progress callback");
+            settle_stopped(u, x);
             continue;
         }
         int rc = ql_upsert(
@@ -417,6 +498,8 @@ QDRANT_API int qdrant_points_upload(qdrant_upload_result **out, qdrant_client *c
     if (!nomem && u.nb && !c->local_dir) {
         int pr = rc_http_pool_run(pool, next_job, job_done, &u);
         nomem = pr == RC_ENOMEM || u.fatal;
+        if (!nomem)
+            settle_leftovers(&u);
     }
     qdrant_upload_result *res = NULL;
     if (!nomem && make_result(&res, &u) != QDRANT_OK)

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "qdrant/qdrant.h"
 #include "scripted.h"
@@ -12,6 +13,13 @@
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 77\r\n\r\n"              \
     "{\"result\":{\"operation_id\":1,\"status\":\"completed\"},\"status\":\"ok\",\"time\":0.001}"
 #define R503 "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+/* Qdrant's error envelope on a 503, as a real server (or a proxy in front of it) sends it. */
+#define R503_MSG                                                                                   \
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: "       \
+    "75\r\n\r\n{\"status\":{\"error\":\"Service internal error: the shard is busy\"},"             \
+    "\"time\":0.0}"
+#define R503_RETRY_AFTER                                                                           \
+    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"
 #define R429 "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n"
 #define R400                                                                                       \
     "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 93\r\n\r\n"     \
@@ -52,6 +60,160 @@ static int count_points(const char *body)
     for (const char *p = body; (p = strstr(p, "\"id\":")); p++)
         n++;
     return n;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Retries are counted per batch: two batches share six 503s (more than max_retries 5 in all,
+ * never more than 5 for one batch) and both are stored; a single batch that gets three 503s
+ * and then 200 is stored too. */
+static void per_batch_retries(void)
+{
+    ss_step st[10];
+    for (int i = 0; i < 10; i++)
+        st[i] = (ss_step){i < 6 ? R503_MSG : OK_REPLY, SS_KEEP, 0};
+    scripted *s = ss_start(st, 10);
+    qdrant_client *c = client_for(s);
+    qdrant_upload_options o = QDRANT_UPLOAD_OPTIONS_INIT; /* max_retries 5 */
+    o.batch_points = 5;
+    o.parallel = 1;
+    o.retry_backoff_ms = 1;
+    o.retry_max_backoff_ms = 4;
+    progress_log pl = {0};
+    o.progress = on_progress;
+    o.progress_userdata = &pl;
+    qdrant_upload_result *r = NULL;
+    is_int(qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o), 0,
+           "two batches, six 503s between them: stored");
+    is_int(qdrant_upload_result_failed_count(r), 0, "nothing failed");
+    is_int(ss_count(s), 8, "2 batches + 6 retries");
+    is_int(pl.last.retries, 6, "progress: 6 retries in all");
+    is_int(pl.last.points_done, N, "progress: every point done");
+    qdrant_upload_result_free(r);
+    qdrant_client_free(c);
+    ss_stop(s);
+
+    for (int i = 0; i < 10; i++)
+        st[i] = (ss_step){i < 3 ? R503_MSG : OK_REPLY, SS_KEEP, 0};
+    s = ss_start(st, 10);
+    c = client_for(s);
+    o.batch_points = N;
+    o.max_retries = 3;
+    r = NULL;
+    is_int(qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o), 0,
+           "one batch: 503, 503, 503, 200 with max_retries 3: stored");
+    is_int(qdrant_upload_result_failed_count(r), 0, "nothing failed");
+    is_int(ss_count(s), 4, "4 requests");
+    is_str(ss_req(s, 0)->body, ss_req(s, 3)->body, "the same batch each time");
+    is_str(qdrant_client_errmsg(c), "", "no error left on the client");
+    qdrant_upload_result_free(r);
+    qdrant_client_free(c);
+    ss_stop(s);
+}
+
+/* A 503 that comes back after every other batch was done (and nothing was pending) is still
+ * retried: the uploader asked the pool for no more work as soon as nothing was pending, and the
+ * late batch was left unsent, reported as "stopped by callback" with no message. */
+static void late_503_retried(void)
+{
+    /* Batches A and B go out together; whichever arrives second is answered 503 after 300 ms,
+     * while the other and then C are answered at once. */
+    ss_step st[] = {{OK_REPLY, SS_KEEP, 0},
+                    {R503_MSG, SS_KEEP, 300},
+                    {OK_REPLY, SS_KEEP, 0},
+                    {OK_REPLY, SS_KEEP, 0}};
+    scripted *s = ss_start(st, 4);
+    qdrant_client *c = client_for(s);
+    qdrant_upload_options o = QDRANT_UPLOAD_OPTIONS_INIT;
+    o.batch_points = 4;
+    o.parallel = 2;
+    o.retry_backoff_ms = 1;
+    qdrant_upload_result *r = NULL;
+    int rc = qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o);
+    is_int(rc, 0, "a late 503 is retried");
+    if (rc)
+        diag("%s", qdrant_client_errmsg(c));
+    is_int(qdrant_upload_result_failed_count(r), 0, "nothing failed");
+    is_int(ss_count(s), 4, "3 batches + 1 retry");
+    qdrant_upload_result_free(r);
+    qdrant_client_free(c);
+    ss_stop(s);
+}
+
+/* A batch that exhausts its retries: the status and the server's message reach the result and
+ * the summary on the client, and the error code is the 503's (no callback stopped anything). */
+static void exhausted_names_cause(void)
+{
+    ss_step st[] = {{R503_MSG, SS_KEEP, 0},
+                    {R503_MSG, SS_KEEP, 0},
+                    {OK_REPLY, SS_KEEP, 0},
+                    {R503_MSG, SS_KEEP, 0}};
+    scripted *s = ss_start(st, 4);
+    qdrant_client *c = client_for(s);
+    qdrant_upload_options o = QDRANT_UPLOAD_OPTIONS_INIT;
+    o.batch_points = 5;
+    o.parallel = 1;
+    o.max_retries = 1;
+    o.retry_backoff_ms = 1;
+    qdrant_upload_result *r = NULL;
+    int rc = qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o);
+    is_int(rc, QDRANT_ESERVER, "the 503's error code, not ESTOPPED");
+    is_int(ss_count(s), 4, "each batch sent twice (max_retries 1)");
+    is_int(qdrant_upload_result_failed_count(r), 5, "one batch of 5 failed");
+    is_int(qdrant_upload_result_failed_error(r, 0), QDRANT_ESERVER, "its error code");
+    is_str(qdrant_upload_result_failed_message(r, 0),
+           "503 Service Unavailable: Service internal error: the shard is busy (after 1 retry)",
+           "its message: status, reason, the server's message");
+    diag("%s", qdrant_client_errmsg(c));
+    ok(strstr(qdrant_client_errmsg(c), "5 of 10 points were not stored") &&
+           strstr(qdrant_client_errmsg(c), "first: 503 Service Unavailable: Service internal "
+                                           "error: the shard is busy"),
+       "the summary on the client names the cause");
+    qdrant_upload_result_free(r);
+    qdrant_client_free(c);
+    ss_stop(s);
+
+    /* The connection dropped each time: a transport error, with curl's reason. */
+    ss_step d[] = {{"", SS_DROP, 0}, {"", SS_DROP, 0}, {"", SS_DROP, 0}, {"", SS_DROP, 0}};
+    s = ss_start(d, 4);
+    c = client_for(s);
+    o.batch_points = N;
+    r = NULL;
+    rc = qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o);
+    is_int(rc, QDRANT_ETRANSPORT, "dropped connections: ETRANSPORT");
+    const char *first = strstr(qdrant_client_errmsg(c), "first: ");
+    ok(qdrant_upload_result_failed_message(r, 0)[0] != '\0' && first && first[7] != '\0' &&
+           !strstr(qdrant_client_errmsg(c), "stopped"),
+       "with a cause");
+    diag("%s", qdrant_client_errmsg(c));
+    qdrant_upload_result_free(r);
+    qdrant_client_free(c);
+    ss_stop(s);
+}
+
+/* Retry-After is honoured even when the backoff would be shorter. */
+static void retry_after_honoured(void)
+{
+    ss_step st[] = {{R503_RETRY_AFTER, SS_KEEP, 0}, {OK_REPLY, SS_KEEP, 0}};
+    scripted *s = ss_start(st, 2);
+    qdrant_client *c = client_for(s);
+    qdrant_upload_options o = QDRANT_UPLOAD_OPTIONS_INIT;
+    o.batch_points = N;
+    o.retry_backoff_ms = 1;
+    long t0 = now_ms();
+    is_int(qdrant_points_upload(NULL, c, "col", N, ids, vecs, DIM, payloads, &o), 0,
+           "503 with Retry-After: 1, then 200");
+    long took = now_ms() - t0;
+    ok(took >= 950, "the retry waited for Retry-After");
+    diag("took %ld ms", took);
+    is_int(ss_count(s), 2, "2 requests");
+    qdrant_client_free(c);
+    ss_stop(s);
 }
 
 int main(void)
@@ -197,5 +359,10 @@ int main(void)
            "zero points: nothing to do");
     qdrant_client_free(c);
     ss_stop(s);
+
+    per_batch_retries();
+    late_503_retried();
+    exhausted_names_cause();
+    retry_after_honoured();
     return tap_done();
 }
