@@ -81,9 +81,52 @@ static int exit_for(int rc)
         return EX_UNAVAILABLE;
     case RP_EIO:
         return EX_IOERR;
+    case RP_EQDRANT:
+        return EX_UNAVAILABLE;
+    case RP_EBUSY:
+        return EX_TEMPFAIL;
     default:
         return EX_SOFTWARE;
     }
+}
+
+/* Strict numbers: the whole text, in [lo, hi]; anything else is a usage error naming what. */
+static long parse_int(const char *what, const char *text, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = text && *text ? strtol(text, &end, 10) : 0;
+    if (!text || !*text || *end || errno || v < lo || v > hi)
+        die_usage("%s takes a whole number from %ld to %ld, not \"%s\"", what, lo, hi,
+                  text ? text : "");
+    return v;
+}
+
+/* A state read that failed: damaged (65) or missing (66), with the library's message (it
+ * names the file). */
+static int state_error(ctx *c, int rc, const char *what, const char *name)
+{
+    if (rc == RP_ECORRUPT)
+        fprintf(stderr, "ragctl: %s %s is damaged: %s\n", what, name, rp_state_errmsg(c->state));
+    else if (rc == RP_ENOTFOUND)
+        fprintf(stderr, "ragctl: no %s %s\n", what, name);
+    else
+        fprintf(stderr, "ragctl: %s %s: %s\n", what, name, rp_state_errmsg(c->state));
+    return exit_for(rc);
+}
+
+/* QDRANT_URL with any user:password@ masked, for printing. */
+static void mask_url(char *out, size_t cap, const char *url)
+{
+    const char *scheme = strstr(url, "://"), *host = scheme ? scheme + 3 : url;
+    const char *at = NULL;
+    for (const char *p = host; *p && *p != '/' && *p != '?' && *p != '#'; p++)
+        if (*p == '@')
+            at = p;
+    if (!at)
+        snprintf(out, cap, "%s", url);
+    else
+        snprintf(out, cap, "%.*s********%s", (int)(host - url), url, at);
 }
 
 static int bar_shown; /* a progress bar is on the terminal's current line */
@@ -152,9 +195,10 @@ static int open_ctx_(ctx *c, settings *st, int need_qdrant, int need_embed)
         fprintf(stderr, "ragctl: cannot create state directory %s: %s\n", st->state_dir, err);
         return EX_CANTCREAT;
     }
-    if (rp_state_open(&c->state, st->state_dir, err, sizeof err) != RP_OK) {
+    int src = rp_state_open(&c->state, st->state_dir, err, sizeof err);
+    if (src != RP_OK) {
         fprintf(stderr, "ragctl: state directory %s: %s\n", st->state_dir, err);
-        return EX_IOERR;
+        return src == RP_ECORRUPT ? EX_DATAERR : EX_IOERR;
     }
     if (need_qdrant) {
         qdrant_client_options o = QDRANT_CLIENT_OPTIONS_INIT;
@@ -171,8 +215,13 @@ static int open_ctx_(ctx *c, settings *st, int need_qdrant, int need_embed)
             o.url = st->local_url;
         }
         o.api_key = st->api_key;
+        /* A build makes many requests: ride out a flaky server or proxy (the library retries
+         * only what is safe to send again; the pipeline checks the outcome of the rest). */
+        o.max_retries = 6;
         if (qdrant_client_new(&c->q, &o) != QDRANT_OK) {
-            fprintf(stderr, "ragctl: invalid QDRANT_URL \"%s\"\n", o.url);
+            char shown[PATH_MAX];
+            mask_url(shown, sizeof shown, o.url);
+            fprintf(stderr, "ragctl: invalid QDRANT_URL \"%s\"\n", shown);
             return EX_CONFIG;
         }
     }
@@ -200,6 +249,7 @@ static int open_ctx_(ctx *c, settings *st, int need_qdrant, int need_embed)
             fprintf(stderr, "ragctl: embedding cache %s: %s\n", cdir, err);
             return EX_IOERR;
         }
+        rp_cache_set_warn(c->cache, on_warn, NULL);
     }
     return EX_OK;
 }
@@ -320,44 +370,82 @@ static void print_event(json_object *ev, int64_t t0)
            hm ? json_object_get_string(m) : "");
 }
 
-/* Prints a run: a step table and its timeline, or the raw JSON. Returns its status. */
-static int show_run(ctx *c, const char *run_id, int with_events)
+/* 1 when the run is QUEUED or RUNNING but no process holds it: it was killed (or could not
+ * record its end) and will not finish by itself. */
+static int run_abandoned(ctx *c, const char *run_id, const char *status)
+{
+    int alive = 1;
+    if (strcmp(status, "QUEUED") != 0 && strcmp(status, "RUNNING") != 0)
+        return 0;
+    return rp_run_alive(c->state, &alive, run_id) == RP_OK && !alive;
+}
+
+/* The first step of a run that did not succeed ("discover" when all did). */
+static const char *first_unfinished(json_object *o)
+{
+    json_object *steps, *n, *st;
+    if (json_object_object_get_ex(o, "steps", &steps))
+        for (size_t i = 0; i < json_object_array_length(steps); i++) {
+            json_object *s = json_object_array_get_idx(steps, i);
+            if (json_object_object_get_ex(s, "status", &st) &&
+                strcmp(json_object_get_string(st), "SUCCEEDED") != 0 &&
+                json_object_object_get_ex(s, "name", &n))
+                return json_object_get_string(n);
+        }
+    return "discover";
+}
+
+/* Prints a run: a step table and its timeline, or the JSON (with "abandoned"). *status (may be
+ * NULL) gets its status. Returns an exit code. */
+static int show_run(ctx *c, const char *run_id, int with_events, int *status)
 {
     char *text = NULL;
-    if (rp_run_read(c->state, &text, run_id) != RP_OK) {
-        fprintf(stderr, "ragctl: no run %s\n", run_id);
-        return -1;
-    }
-    json_object *o = json_tokener_parse(text), *v;
-    int status = -1;
+    int rc = rp_run_read(c->state, &text, run_id);
+    if (rc != RP_OK)
+        return state_error(c, rc, "run", run_id);
+    json_object *o = json_tokener_parse(text), *v; /* its types were checked by the read */
+    free(text);
     const char *sname =
         json_object_object_get_ex(o, "status", &v) ? json_object_get_string(v) : "?";
-    for (int k = 0; k <= RP_SKIPPED; k++)
+    for (int k = 0; status && k <= RP_SKIPPED; k++)
         if (strcmp(sname, rp_status_name(k)) == 0)
-            status = k;
+            *status = k;
+    int abandoned = run_abandoned(c, run_id, sname);
     if (c->st->json) {
-        printf("%s\n", text);
+        json_object_object_add(o, "abandoned", json_object_new_boolean(abandoned));
+        printf("%s\n",
+               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
     } else {
         json_object *ver, *steps, *events;
-        printf("run %s  index %s  version %d  %s\n", run_id,
+        printf("run %s  index %s  version %d  %s%s\n", run_id,
                json_object_object_get_ex(o, "index", &v) ? json_object_get_string(v) : "?",
-               json_object_object_get_ex(o, "version", &ver) ? json_object_get_int(ver) : 0, sname);
+               json_object_object_get_ex(o, "version", &ver) ? json_object_get_int(ver) : 0, sname,
+               abandoned ? " (abandoned: no process is running it)" : "");
         if (json_object_object_get_ex(o, "steps", &steps))
             for (size_t i = 0; i < json_object_array_length(steps); i++) {
-                json_object *s = json_object_array_get_idx(steps, i), *n, *st, *a, *d, *e;
+                json_object *s = json_object_array_get_idx(steps, i), *n, *st, *a, *d, *e, *cpu;
                 json_object_object_get_ex(s, "name", &n);
                 json_object_object_get_ex(s, "status", &st);
                 json_object_object_get_ex(s, "attempts", &a);
                 int hd = json_object_object_get_ex(s, "duration_ms", &d) &&
                          !json_object_is_type(d, json_type_null);
+                int hc = json_object_object_get_ex(s, "cpu_ms", &cpu) &&
+                         !json_object_is_type(cpu, json_type_null);
                 int he = json_object_object_get_ex(s, "error", &e) &&
                          !json_object_is_type(e, json_type_null);
-                printf("  %-10s %-9s attempts %d%s%s%s%s\n", json_object_get_string(n),
-                       json_object_get_string(st), json_object_get_int(a), hd ? "  " : "",
-                       hd ? json_object_get_string(d) : "", hd ? " ms" : "", he ? "" : "");
+                printf("  %-10s %-9s attempts %d", json_object_get_string(n),
+                       json_object_get_string(st), json_object_get_int(a));
+                if (hd)
+                    printf("  %s ms", json_object_get_string(d));
+                if (hc)
+                    printf(" (cpu %s ms)", json_object_get_string(cpu));
+                printf("\n");
                 if (he)
                     printf("             error: %s\n", json_object_get_string(e));
             }
+        if (abandoned)
+            printf("  replay it with: ragctl replay %s --from %s\n", run_id, first_unfinished(o));
         if (with_events && json_object_object_get_ex(o, "events", &events)) {
             json_object *first = json_object_array_get_idx(events, 0), *t;
             int64_t t0 = first && json_object_object_get_ex(first, "t_ms", &t)
@@ -368,8 +456,22 @@ static int show_run(ctx *c, const char *run_id, int with_events)
         }
     }
     json_object_put(o);
-    free(text);
-    return status;
+    return EX_OK;
+}
+
+/* The documents folder must exist before anything is created for a build. */
+static int docs_ok(const settings *st, const char *docs)
+{
+    struct stat sb;
+    if (stat(docs, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return 1;
+    fprintf(stderr,
+            "ragctl: documents folder \"%s\": %s\n"
+            "ragctl: give the folder to index with --docs DIR, RAG_DOCS_DIR=DIR or a line "
+            "\"docs = DIR\" in the config file (%s)\n",
+            docs, errno == ENOENT ? "no such directory" : "not a directory",
+            st->config ? st->config : "ragctl.conf");
+    return 0;
 }
 
 static int cmd_build(settings *st, int argc, char **argv)
@@ -395,6 +497,10 @@ static int cmd_build(settings *st, int argc, char **argv)
         die_usage("index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]", index);
     if (fail_at && rp_step_index(fail_at) < 0)
         die_usage("--fail-at: unknown step \"%s\"", fail_at);
+    if (fail_mode && !fail_at)
+        die_usage("--fail-mode needs --fail-at STEP");
+    if (!docs_ok(st, docs))
+        return EX_NOINPUT;
     ctx c;
     int ex = open_ctx(&c, st, 1, 1);
     if (ex)
@@ -413,6 +519,12 @@ static int cmd_build(settings *st, int argc, char **argv)
     int rc = rp_build_create(c.state, run_id, sizeof run_id, &b, err, sizeof err);
     if (rc) {
         fprintf(stderr, "ragctl: %s\n", err);
+        if (rc == RP_ECORRUPT)
+            fprintf(stderr,
+                    "ragctl: nothing was built; 'ragctl history --index %s --repair' "
+                    "rebuilds the history from the collections\n",
+                    index);
+        free_smoke(&smoke);
         close_ctx(&c);
         return exit_for(rc);
     }
@@ -420,41 +532,64 @@ static int cmd_build(settings *st, int argc, char **argv)
         fprintf(stderr, "build %s of index %s from %s\n", run_id, index, docs);
     rc = rp_build_execute(c.state, run_id, &b, err, sizeof err);
     if (st->json)
-        show_run(&c, run_id, 0);
+        show_run(&c, run_id, 0, NULL);
     else
-        printf("%s %s%s%s\n", run_id, rc ? "FAILED: " : "SUCCEEDED", rc ? err : "", "");
+        printf("%s %s%s\n", run_id, rc ? "FAILED: " : "SUCCEEDED", rc ? err : "");
     free_smoke(&smoke);
     close_ctx(&c);
     return exit_for(rc);
 }
 
 /* Reads a run's params back into a build configuration (docs, fail spec) for a replay. */
+/* Reads a run's params back into a build configuration (docs, fail spec) for a replay.
+ * Returns an exit code, with the message printed. */
 static int run_params(ctx *c, const char *run_id, char *index, size_t icap, char *docs, size_t dcap,
                       char *fail_step, size_t fcap, int *fail_times, rp_chunk_options *chunk)
 {
     char *text = NULL;
-    if (rp_run_read(c->state, &text, run_id) != RP_OK)
-        return -1;
-    json_object *o = json_tokener_parse(text), *p, *v;
+    int rc = rp_run_read(c->state, &text, run_id);
+    if (rc != RP_OK)
+        return state_error(c, rc, "run", run_id);
+    json_object *o = json_tokener_parse(text), *p = NULL, *v;
     free(text);
-    int ok = o && json_object_object_get_ex(o, "params", &p);
+    json_object_object_get_ex(o, "params", &p); /* an object: checked by the read */
+    const char *ix =
+        json_object_object_get_ex(p, "index", &v) && json_object_is_type(v, json_type_string)
+            ? json_object_get_string(v)
+            : NULL;
+    const char *dc =
+        json_object_object_get_ex(p, "docs", &v) && json_object_is_type(v, json_type_string)
+            ? json_object_get_string(v)
+            : NULL;
+    int ok = ix && rp_name_valid(ix) && dc && *dc;
     if (ok) {
-        snprintf(index, icap, "%s",
-                 json_object_object_get_ex(p, "index", &v) ? json_object_get_string(v) : "");
-        snprintf(docs, dcap, "%s",
-                 json_object_object_get_ex(p, "docs", &v) ? json_object_get_string(v) : "");
+        snprintf(index, icap, "%s", ix);
+        snprintf(docs, dcap, "%s", dc);
         fail_step[0] = '\0';
         if (json_object_object_get_ex(p, "fail_step", &v) &&
             json_object_is_type(v, json_type_string))
             snprintf(fail_step, fcap, "%s", json_object_get_string(v));
-        *fail_times = json_object_object_get_ex(p, "fail_times", &v) ? json_object_get_int(v) : 0;
-        if (json_object_object_get_ex(p, "chunk_size", &v))
+        *fail_times =
+            json_object_object_get_ex(p, "fail_times", &v) && json_object_is_type(v, json_type_int)
+                ? json_object_get_int(v)
+                : 0;
+        if (json_object_object_get_ex(p, "chunk_size", &v) &&
+            json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 16 &&
+            json_object_get_int64(v) <= 100000)
             chunk->size = (size_t)json_object_get_int64(v);
-        if (json_object_object_get_ex(p, "overlap", &v))
+        if (json_object_object_get_ex(p, "overlap", &v) && json_object_is_type(v, json_type_int) &&
+            json_object_get_int64(v) >= 0 && json_object_get_int64(v) <= 100000)
             chunk->overlap = (size_t)json_object_get_int64(v);
     }
     json_object_put(o);
-    return ok ? 0 : -1;
+    if (!ok) {
+        fprintf(stderr,
+                "ragctl: run %s is damaged: %s/runs/%s/run.json: its params lack a valid "
+                "index or docs\n",
+                run_id, c->st->state_dir, run_id);
+        return EX_DATAERR;
+    }
+    return EX_OK;
 }
 
 static int cmd_replay(settings *st, int argc, char **argv)
@@ -480,13 +615,13 @@ static int cmd_replay(settings *st, int argc, char **argv)
     if (ex)
         return ex;
     char index[96], docs[PATH_MAX], fstep[32], err[1024];
-    int ftimes = 0;
+    int ftimes = 0, fail_set = 0;
     rp_chunk_options chunk = RP_CHUNK_OPTIONS_INIT;
-    if (run_params(&c, run_id, index, sizeof index, docs, sizeof docs, fstep, sizeof fstep, &ftimes,
-                   &chunk) != 0) {
-        fprintf(stderr, "ragctl: no run %s\n", run_id);
+    ex = run_params(&c, run_id, index, sizeof index, docs, sizeof docs, fstep, sizeof fstep,
+                    &ftimes, &chunk);
+    if (ex) {
         close_ctx(&c);
-        return EX_NOINPUT;
+        return ex;
     }
     /* --set changes a setting for this replay; steps whose inputs it changes run again. */
     for (int k = 0; k < nsets; k++) {
@@ -504,29 +639,42 @@ static int cmd_replay(settings *st, int argc, char **argv)
             chunk.size = (size_t)n;
         else if (strcmp(key, "overlap") == 0 && !*end && n >= 0 && n <= 100000)
             chunk.overlap = (size_t)n;
-        else if (strcmp(key, "fail_at") == 0)
+        else if (strcmp(key, "fail_at") == 0 && (fail_set = 1))
             snprintf(fstep, sizeof fstep, "%s", strcmp(val, "none") == 0 ? "" : val);
         else
-            die_usage("--set: unknown key or bad value \"%s\" (docs, chunk_size, overlap, "
-                      "fail_at)",
+            die_usage("--set: unknown key or bad value \"%s\" (docs, chunk_size 16..100000, "
+                      "overlap 0..100000, fail_at)",
                       sets[k]);
-        rp_run_event(c.state, run_id, "set", NULL, sets[k]);
     }
     if (chunk.overlap >= chunk.size)
         die_usage("overlap must be smaller than chunk_size");
     if (fstep[0] && rp_step_index(fstep) < 0)
         die_usage("fail_at: unknown step \"%s\"", fstep);
+    if (!docs_ok(st, docs)) {
+        close_ctx(&c);
+        return EX_NOINPUT;
+    }
+    for (int k = 0; k < nsets; k++) /* every setting checked: now recorded */
+        rp_run_event(c.state, run_id, "set", NULL, sets[k]);
     rp_build_config b = build_cfg(&c, index, docs);
     b.chunk = chunk;
     b.fail.step = fstep[0] ? fstep : NULL;
-    b.fail.times = ftimes;
+    b.fail.times = fail_set && ftimes == 0 ? 1 : ftimes; /* a drill set now fails once */
+    b.fail.from_params = !fail_set;
     if (!st->json)
         fprintf(stderr, "replay %s from %s\n", run_id, from);
-    int rc = rp_build_replay(c.state, run_id, from, &b, err, sizeof err);
+    char ran[96] = "";
+    int rc = rp_build_replay(c.state, ran, sizeof ran, run_id, from, &b, err, sizeof err);
+    const char *shown = ran[0] ? ran : run_id;
     if (st->json)
-        show_run(&c, run_id, 0);
+        show_run(&c, shown, 0, NULL);
     else
-        printf("%s %s%s\n", run_id, rc ? "FAILED: " : "SUCCEEDED", rc ? err : "");
+        printf("%s %s%s\n", shown, rc ? "FAILED: " : "SUCCEEDED", rc ? err : "");
+    if (!st->json && ran[0] && strcmp(ran, run_id) != 0)
+        fprintf(stderr,
+                "(run %s built a promoted version, which is never changed: the replay is "
+                "run %s, a new version)\n",
+                run_id, ran);
     close_ctx(&c);
     return exit_for(rc);
 }
@@ -539,26 +687,31 @@ static int cmd_rollback(settings *st, int argc, char **argv)
         if (strcmp(argv[i], "--index") == 0 && i + 1 < argc)
             index = argv[++i];
         else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc)
-            steps = atoi(argv[++i]);
+            steps = (int)parse_int("--steps", argv[++i], 1, 1000000);
         else if (strcmp(argv[i], "--to-version") == 0 && i + 1 < argc)
-            to = atoi(argv[++i]);
+            to = (int)parse_int("--to-version", argv[++i], 1, 1000000000);
         else
             die_usage("rollback: unexpected argument \"%s\"", argv[i]);
     }
     if (!index)
         die_usage("rollback needs --index NAME");
+    if (!rp_name_valid(index))
+        die_usage("index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]", index);
     if (steps && to)
         die_usage("rollback takes --steps N or --to-version V, not both");
     if (!steps && !to)
         steps = 1;
-    if (steps < 0 || to < 0)
-        die_usage("rollback: --steps and --to-version take positive numbers");
     ctx c;
     int ex = open_ctx(&c, st, 1, 0);
     if (ex)
         return ex;
     int from = 0, now = 0;
-    rp_index_active(c.state, &from, index);
+    int rrc = rp_index_active(c.state, &from, index);
+    if (rrc != RP_OK) {
+        ex = state_error(&c, rrc, "index", index);
+        close_ctx(&c);
+        return ex;
+    }
     char err[1024];
     int rc = rp_rollback(&now, c.state, c.q, st->prefix, index, steps, to, err, sizeof err);
     if (rc)
@@ -586,25 +739,28 @@ static int cmd_status(settings *st, int argc, char **argv)
     }
     if (!run_id)
         die_usage("status needs RUN");
+    if (!rp_name_valid(run_id))
+        die_usage("run id \"%s\" is invalid: use 1-64 of [a-z0-9_-]", run_id);
     ctx c;
     int ex = open_ctx(&c, st, 0, 0);
     if (ex)
         return ex;
-    int s;
     if (!follow) {
-        s = show_run(&c, run_id, 1);
+        ex = show_run(&c, run_id, 1, NULL);
     } else {
-        /* Print events as they are recorded until the run is finished. */
+        /* Print events as they are recorded until the run is finished, or abandoned (no
+         * process holds it: nothing more will happen). */
         size_t printed = 0;
         for (;;) {
             char *text = NULL;
-            if (rp_run_read(c.state, &text, run_id) != RP_OK) {
-                s = -1;
+            int rc = rp_run_read(c.state, &text, run_id);
+            if (rc != RP_OK) {
+                ex = state_error(&c, rc, "run", run_id);
                 break;
             }
             json_object *o = json_tokener_parse(text), *ev, *status;
             free(text);
-            if (o && json_object_object_get_ex(o, "events", &ev)) {
+            if (json_object_object_get_ex(o, "events", &ev)) {
                 for (; printed < json_object_array_length(ev); printed++) {
                     json_object *e = json_object_array_get_idx(ev, printed);
                     if (st->json)
@@ -614,59 +770,105 @@ static int cmd_status(settings *st, int argc, char **argv)
                 }
                 fflush(stdout);
             }
-            const char *sn = o && json_object_object_get_ex(o, "status", &status)
+            const char *sn = json_object_object_get_ex(o, "status", &status)
                                  ? json_object_get_string(status)
                                  : "";
             int done = strcmp(sn, "SUCCEEDED") == 0 || strcmp(sn, "FAILED") == 0;
-            s = strcmp(sn, "FAILED") == 0 ? RP_FAILED : RP_SUCCEEDED;
+            int gone = !done && run_abandoned(&c, run_id, sn);
+            if (gone) {
+                if (st->json)
+                    printf("{\"run_id\":\"%s\",\"status\":\"%s\",\"abandoned\":true}\n", run_id,
+                           sn);
+                else
+                    printf("run %s is %s but abandoned: no process is running it (replay it with: "
+                           "ragctl replay %s --from %s)\n",
+                           run_id, sn, run_id, first_unfinished(o));
+            }
             json_object_put(o);
-            if (done)
+            if (done || gone)
                 break;
             usleep(200000);
         }
     }
     close_ctx(&c);
-    if (s < 0)
-        return EX_NOINPUT;
-    return EX_OK;
+    return ex;
 }
 
 static int cmd_history(settings *st, int argc, char **argv)
 {
     const char *index = NULL;
+    int repair = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--index") == 0 && i + 1 < argc)
             index = argv[++i];
+        else if (strcmp(argv[i], "--repair") == 0)
+            repair = 1;
         else
             die_usage("history: unexpected argument \"%s\"", argv[i]);
     }
     if (!index)
-        die_usage("history needs --index NAME");
+        die_usage("history needs --index NAME [--repair]");
+    if (!rp_name_valid(index))
+        die_usage("index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]", index);
     ctx c;
     int ex = open_ctx(&c, st, 1, 0);
     if (ex)
         return ex;
-    char *text = NULL;
-    if (rp_index_read(c.state, &text, index) != RP_OK) {
-        fprintf(stderr, "ragctl: no index %s\n", index);
-        close_ctx(&c);
-        return EX_NOINPUT;
+    char err[1024];
+    if (repair) {
+        size_t changes = 0;
+        char aside[PATH_MAX + 64] = "";
+        int rc = rp_history_repair(c.state, c.q, st->prefix, index, &changes, aside, sizeof aside,
+                                   err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "ragctl: repairing the history of %s: %s\n", index, err);
+            close_ctx(&c);
+            return exit_for(rc);
+        }
+        if (aside[0])
+            fprintf(stderr, "ragctl: the damaged history was set aside as %s\n", aside);
+        fprintf(stderr, "ragctl: history of %s repaired from the collections: %zu change(s)\n",
+                index, changes);
     }
+    char *text = NULL;
+    int rc = rp_index_read(c.state, &text, index);
+    if (rc != RP_OK) {
+        ex = state_error(&c, rc, "index", index);
+        if (rc == RP_ECORRUPT)
+            fprintf(stderr,
+                    "ragctl: 'ragctl history --index %s --repair' rebuilds it from the "
+                    "collections\n",
+                    index);
+        close_ctx(&c);
+        return ex;
+    }
+    /* What readers see: an error reading it is an error, never "(none)". */
     char alias[256], live[256] = "";
     snprintf(alias, sizeof alias, "%s_%s_active", st->prefix, index);
     qdrant_alias_list *al = NULL;
-    if (qdrant_aliases_list(&al, c.q) == QDRANT_OK) {
-        const char *t = qdrant_alias_list_find(al, alias);
-        snprintf(live, sizeof live, "%s", t ? t : "");
+    int qrc = qdrant_aliases_list(&al, c.q);
+    if (qrc) {
+        fprintf(stderr, "ragctl: reading the aliases: %s (%s)\n", qdrant_strerror(qrc),
+                qdrant_client_errmsg(c.q));
+        free(text);
+        close_ctx(&c);
+        return EX_UNAVAILABLE;
     }
+    const char *t = qdrant_alias_list_find(al, alias);
+    snprintf(live, sizeof live, "%s", t ? t : "");
     qdrant_alias_list_free(al);
     json_object *o = json_tokener_parse(text), *vs, *act;
+    int active = json_object_object_get_ex(o, "active", &act) && act ? json_object_get_int(act) : 0;
+    char want[256] = "";
+    if (active)
+        rp_collection_name(want, sizeof want, st->prefix, index, active);
+    int agree = strcmp(want, live) == 0;
     if (st->json) {
         json_object_object_add(o, "alias", json_object_new_string(alias));
         json_object_object_add(o, "alias_target", live[0] ? json_object_new_string(live) : NULL);
+        json_object_object_add(o, "alias_agrees", json_object_new_boolean(agree));
         printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     } else {
-        int active = json_object_object_get_ex(o, "active", &act) ? json_object_get_int(act) : 0;
         printf("index %s  active v%d  alias %s -> %s\n", index, active, alias,
                live[0] ? live : "(none)");
         if (json_object_object_get_ex(o, "versions", &vs))
@@ -674,11 +876,17 @@ static int cmd_history(settings *st, int argc, char **argv)
                 json_object *v = json_object_array_get_idx(vs, i), *n, *s, *r;
                 json_object_object_get_ex(v, "version", &n);
                 json_object_object_get_ex(v, "state", &s);
-                json_object_object_get_ex(v, "run_id", &r);
+                int hr = json_object_object_get_ex(v, "run_id", &r) &&
+                         json_object_is_type(r, json_type_string);
                 printf("  v%-4d %-12s run %s%s\n", json_object_get_int(n),
-                       json_object_get_string(s), json_object_get_string(r),
+                       json_object_get_string(s), hr ? json_object_get_string(r) : "?",
                        json_object_get_int(n) == active ? "  <- active" : "");
             }
+        if (!agree)
+            fprintf(stderr,
+                    "ragctl: warning: the history says v%d is active but the alias points at %s "
+                    "('ragctl history --index %s --repair' makes the history follow the alias)\n",
+                    active, live[0] ? live : "nothing", index);
     }
     json_object_put(o);
     free(text);
@@ -694,16 +902,19 @@ static int cmd_query(settings *st, int argc, char **argv)
         if (strcmp(argv[i], "--index") == 0 && i + 1 < argc)
             index = argv[++i];
         else if (strcmp(argv[i], "-k") == 0 && i + 1 < argc)
-            k = atoi(argv[++i]);
+            k = (int)parse_int("-k", argv[++i], 1, 1000);
+        else if (strcmp(argv[i], "--") == 0 && i + 1 < argc && !text)
+            text = argv[++i]; /* a query that starts with '-' */
         else if (argv[i][0] != '-' && !text)
             text = argv[i];
         else
-            die_usage("query: unexpected argument \"%s\"", argv[i]);
+            die_usage("query: unexpected argument \"%s\"%s", argv[i],
+                      argv[i][0] == '-' ? " (a query starting with '-' goes after --)" : "");
     }
     if (!index || !text)
-        die_usage("query needs --index NAME \"text\"");
-    if (k < 1 || k > 1000)
-        die_usage("-k takes 1..1000");
+        die_usage("query needs --index NAME [--] \"text\"");
+    if (!rp_name_valid(index))
+        die_usage("index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]", index);
     ctx c;
     int ex = open_ctx(&c, st, 1, 1);
     if (ex)
@@ -757,25 +968,44 @@ static int cmd_query(settings *st, int argc, char **argv)
     return EX_OK;
 }
 
+static json_object *jstr_or_null(const char *v)
+{
+    return v ? json_object_new_string(v) : NULL;
+}
+
 static int cmd_config(settings *st)
 {
     const char *masked = st->api_key ? "********" : "(none)";
     const char *emasked = st->embed_key ? "********" : "(none)";
+    /* credentials inside a URL (http://user:pass@host) are secrets too */
+    char qurl[PATH_MAX] = "", eurl[PATH_MAX] = "";
+    if (st->qdrant_url)
+        mask_url(qurl, sizeof qurl, st->qdrant_url);
+    if (st->embed_url)
+        mask_url(eurl, sizeof eurl, st->embed_url);
     if (st->json) {
-        printf("{\"state_dir\":\"%s\",\"qdrant_url\":%s%s%s,\"qdrant_api_key\":\"%s\","
-               "\"embedder\":\"%s\",\"dim\":%zu,\"embed_url\":\"%s\",\"embed_model\":\"%s\","
-               "\"embed_api_key\":\"%s\",\"prefix\":\"%s\",\"docs\":\"%s\"}\n",
-               st->state_dir, st->qdrant_url ? "\"" : "", st->qdrant_url ? st->qdrant_url : "null",
-               st->qdrant_url ? "\"" : "", masked, st->embedder, st->dim,
-               st->embed_url ? st->embed_url : "", st->embed_model ? st->embed_model : "", emasked,
-               st->prefix, st->docs);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "state_dir", json_object_new_string(st->state_dir));
+        json_object_object_add(o, "qdrant_url", jstr_or_null(st->qdrant_url ? qurl : NULL));
+        json_object_object_add(o, "qdrant_api_key", json_object_new_string(masked));
+        json_object_object_add(o, "embedder", json_object_new_string(st->embedder));
+        json_object_object_add(o, "dim", json_object_new_int64((int64_t)st->dim));
+        json_object_object_add(o, "embed_url", json_object_new_string(eurl));
+        json_object_object_add(o, "embed_model",
+                               json_object_new_string(st->embed_model ? st->embed_model : ""));
+        json_object_object_add(o, "embed_api_key", json_object_new_string(emasked));
+        json_object_object_add(o, "prefix", json_object_new_string(st->prefix));
+        json_object_object_add(o, "docs", json_object_new_string(st->docs));
+        json_object_object_add(o, "config", jstr_or_null(st->config));
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
     } else {
         printf("state_dir      %s\n", st->state_dir);
-        printf("qdrant         %s\n",
-               st->qdrant_url ? st->qdrant_url : "local mode (<state_dir>/qdrant)");
+        printf("qdrant         %s\n", st->qdrant_url ? qurl : "local mode (<state_dir>/qdrant)");
         printf("qdrant_api_key %s\n", masked);
         printf("embedder       %s (dim %zu)\n", st->embedder, st->dim);
-        printf("embed_url      %s\n", st->embed_url ? st->embed_url : "");
+        printf("embed_url      %s\n", eurl);
         printf("embed_model    %s\n", st->embed_model ? st->embed_model : "");
         printf("embed_api_key  %s\n", emasked);
         printf("prefix         %s\n", st->prefix);
@@ -822,23 +1052,36 @@ static int cmd_runs(settings *st, int argc, char **argv)
         qsort(names, n, sizeof *names, cmp_str);
     if (st->json)
         printf("[");
+    int damaged = 0;
     for (size_t i = 0; i < n; i++) {
         char *text = NULL;
-        if (rp_run_read(c.state, &text, names[i]) == RP_OK) {
+        int rc = rp_run_read(c.state, &text, names[i]);
+        if (rc == RP_OK) {
             json_object *o = json_tokener_parse(text), *v, *ix, *ver;
+            const char *sn =
+                json_object_object_get_ex(o, "status", &v) ? json_object_get_string(v) : "";
+            int gone = run_abandoned(&c, names[i], sn);
+            json_object_object_get_ex(o, "index", &ix);
+            int version =
+                json_object_object_get_ex(o, "version", &ver) && ver ? json_object_get_int(ver) : 0;
             if (st->json)
-                printf("%s{\"run_id\":\"%s\",\"index\":\"%s\",\"version\":%d,\"status\":\"%s\"}",
-                       i ? "," : "", names[i],
-                       json_object_object_get_ex(o, "index", &ix) ? json_object_get_string(ix) : "",
-                       json_object_object_get_ex(o, "version", &ver) ? json_object_get_int(ver) : 0,
-                       json_object_object_get_ex(o, "status", &v) ? json_object_get_string(v) : "");
+                printf("%s{\"run_id\":\"%s\",\"index\":\"%s\",\"version\":%d,\"status\":\"%s\","
+                       "\"abandoned\":%s}",
+                       i ? "," : "", names[i], json_object_get_string(ix), version, sn,
+                       gone ? "true" : "false");
             else
-                printf("%-40s %-12s v%-4d %s\n", names[i],
-                       json_object_object_get_ex(o, "index", &ix) ? json_object_get_string(ix) : "",
-                       json_object_object_get_ex(o, "version", &ver) ? json_object_get_int(ver) : 0,
-                       json_object_object_get_ex(o, "status", &v) ? json_object_get_string(v) : "");
+                printf("%-40s %-12s v%-4d %s%s\n", names[i], json_object_get_string(ix), version,
+                       sn, gone ? " (abandoned)" : "");
             json_object_put(o);
             free(text);
+        } else if (rc != RP_ENOTFOUND) {
+            /* Listed, never dropped: a run whose file cannot be read is shown as such. */
+            damaged++;
+            if (st->json)
+                printf("%s{\"run_id\":\"%s\",\"status\":\"DAMAGED\"}", i ? "," : "", names[i]);
+            else
+                printf("%-40s %-12s %-5s DAMAGED\n", names[i], "?", "?");
+            fprintf(stderr, "ragctl: %s\n", rp_state_errmsg(c.state));
         }
         free(names[i]);
     }
@@ -846,22 +1089,25 @@ static int cmd_runs(settings *st, int argc, char **argv)
         printf("]\n");
     free(names);
     close_ctx(&c);
-    return EX_OK;
+    return damaged ? EX_DATAERR : EX_OK;
 }
 
 static int cmd_log(settings *st, int argc, char **argv)
 {
     if (argc != 1)
         die_usage("log needs RUN");
+    if (!rp_name_valid(argv[0]))
+        die_usage("run id \"%s\" is invalid: use 1-64 of [a-z0-9_-]", argv[0]);
     ctx c;
     int ex = open_ctx(&c, st, 0, 0);
     if (ex)
         return ex;
     char *text = NULL;
-    if (rp_run_read(c.state, &text, argv[0]) != RP_OK) {
-        fprintf(stderr, "ragctl: no run %s\n", argv[0]);
+    int rc = rp_run_read(c.state, &text, argv[0]);
+    if (rc != RP_OK) {
+        ex = state_error(&c, rc, "run", argv[0]);
         close_ctx(&c);
-        return EX_NOINPUT;
+        return ex;
     }
     json_object *o = json_tokener_parse(text), *events;
     if (json_object_object_get_ex(o, "events", &events)) {
@@ -878,6 +1124,17 @@ static int cmd_log(settings *st, int argc, char **argv)
     return EX_OK;
 }
 
+static void on_gc(void *ud, int version, const char *collection, const char *what)
+{
+    settings *st = ud;
+    if (st->json)
+        return;
+    if (strncmp(what, "kept", 4) == 0 || strncmp(what, "abandoned", 9) == 0)
+        printf("%s (v%d): %s\n", collection, version, what);
+    else
+        printf("deleted %s (v%d, %s)\n", collection, version, what);
+}
+
 static int cmd_gc(settings *st, int argc, char **argv)
 {
     const char *index = NULL;
@@ -886,56 +1143,36 @@ static int cmd_gc(settings *st, int argc, char **argv)
         if (strcmp(argv[i], "--index") == 0 && i + 1 < argc)
             index = argv[++i];
         else if (strcmp(argv[i], "--keep") == 0 && i + 1 < argc)
-            keep = atoi(argv[++i]);
+            keep = (int)parse_int("--keep", argv[++i], 1, 1000000);
         else
             die_usage("gc: unexpected argument \"%s\"", argv[i]);
     }
     if (!index || keep < 1)
         die_usage("gc needs --index NAME --keep N (N >= 1)");
+    if (!rp_name_valid(index))
+        die_usage("index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]", index);
     ctx c;
     int ex = open_ctx(&c, st, 1, 0);
     if (ex)
         return ex;
-    char *text = NULL;
-    if (rp_index_read(c.state, &text, index) != RP_OK) {
-        fprintf(stderr, "ragctl: no index %s\n", index);
+    int active = 0;
+    int rc = rp_index_active(c.state, &active, index);
+    if (rc != RP_OK) {
+        ex = state_error(&c, rc, "index", index);
         close_ctx(&c);
-        return EX_NOINPUT;
+        return ex;
     }
-    json_object *o = json_tokener_parse(text), *vs, *act;
-    free(text);
-    int active = json_object_object_get_ex(o, "active", &act) ? json_object_get_int(act) : 0;
-    size_t nv = json_object_object_get_ex(o, "versions", &vs) ? json_object_array_length(vs) : 0;
-    int deleted = 0, failures = 0;
-    /* Keep the active version and the `keep` newest; never a version still building. */
-    for (size_t i = 0; i < nv; i++) {
-        json_object *v = json_object_array_get_idx(vs, i), *num, *state;
-        json_object_object_get_ex(v, "version", &num);
-        json_object_object_get_ex(v, "state", &state);
-        int ver = json_object_get_int(num);
-        if (ver == active || i + (size_t)keep >= nv ||
-            strcmp(json_object_get_string(state), "building") == 0)
-            continue;
-        char coll[256];
-        rp_collection_name(coll, sizeof coll, st->prefix, index, ver);
-        int existed = 0;
-        int qrc = qdrant_collection_delete(&existed, c.q, coll);
-        if (qrc) {
-            fprintf(stderr, "ragctl: deleting %s: %s\n", coll, qdrant_client_errmsg(c.q));
-            failures++;
-        } else if (existed) {
-            deleted++;
-            if (!st->json)
-                printf("deleted %s (v%d, %s)\n", coll, ver, json_object_get_string(state));
-        }
-    }
+    size_t deleted = 0;
+    char err[1024];
+    rc = rp_gc(&deleted, c.state, c.q, st->prefix, index, keep, on_gc, st, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "ragctl: gc of %s: %s\n", index, err);
     if (st->json)
-        printf("{\"index\":\"%s\",\"deleted\":%d,\"kept_active\":%d}\n", index, deleted, active);
+        printf("{\"index\":\"%s\",\"deleted\":%zu,\"kept_active\":%d}\n", index, deleted, active);
     else
-        printf("%s: %d collection(s) deleted; v%d stays active\n", index, deleted, active);
-    json_object_put(o);
+        printf("%s: %zu collection(s) deleted; v%d stays active\n", index, deleted, active);
     close_ctx(&c);
-    return failures ? EX_UNAVAILABLE : EX_OK;
+    return exit_for(rc);
 }
 
 /* ---- demo ---- */
@@ -1029,7 +1266,8 @@ static int cmd_demo(settings *st, int argc, char **argv)
     failures += demo_check(active == 0, "and nothing was promoted");
 
     printf("\n2. replay from embed\n");
-    rc = rp_build_replay(c.state, run1, "embed", &b, err, sizeof err);
+    char replayed[96];
+    rc = rp_build_replay(c.state, replayed, sizeof replayed, run1, "embed", &b, err, sizeof err);
     run_status(&c, run1, NULL, status, sizeof status);
     failures += demo_check(rc == RP_OK && strcmp(status, "SUCCEEDED") == 0, "the run SUCCEEDED");
     failures += demo_check(count_events(&c, run1, "reused", "discover") == 1 &&
@@ -1091,7 +1329,7 @@ static int cmd_demo(settings *st, int argc, char **argv)
     qdrant_point_list_free(hits);
 
     printf("\ntimeline of %s:\n", run1);
-    show_run(&c, run1, 1);
+    show_run(&c, run1, 1, NULL);
     printf("\n%s\n", failures ? "demo FAILED" : "demo passed: every stage held");
     close_ctx(&c);
     return failures ? EX_SOFTWARE : EX_OK;
@@ -1099,19 +1337,33 @@ static int cmd_demo(settings *st, int argc, char **argv)
 
 static void usage(void)
 {
-    printf(
-        "usage: ragctl [--json] [--state-dir DIR] COMMAND ...\n"
-        "  build --index NAME [--docs DIR] [--fail-at STEP --fail-mode once|always|N]\n"
-        "  replay RUN --from STEP\n"
-        "  rollback --index NAME [--steps N | --to-version V]\n"
-        "  status RUN\n"
-        "  history --index NAME\n"
-        "  query --index NAME \"text\" [-k N]\n"
-        "  config\n"
-        "  demo [--docs DIR]\n"
-        "steps: discover chunk embed upsert smoketest promote\n"
-        "environment: RAG_STATE_DIR QDRANT_URL QDRANT_API_KEY RAG_EMBEDDER RAG_EMBED_DIM\n"
-        "             RAG_EMBED_URL RAG_EMBED_MODEL RAG_EMBED_API_KEY RAG_PREFIX RAG_DOCS_DIR\n");
+    printf("usage: ragctl [--json] [--state-dir DIR] [--config FILE] COMMAND ...\n"
+           "       ragctl --version | --help\n"
+           "commands:\n"
+           "  build --index NAME [--docs DIR] [--smoke FILE]\n"
+           "        [--fail-at STEP [--fail-mode once|always|N]]   build a new version\n"
+           "  replay RUN --from STEP [--set KEY=VALUE ...]    run again from a step (KEY: docs,\n"
+           "        chunk_size, overlap, fail_at); a promoted run's replay builds a new version\n"
+           "  rollback --index NAME [--steps N | --to-version V]\n"
+           "  status RUN [--follow]                            steps and timeline\n"
+           "  runs                                             every run\n"
+           "  log RUN                                          a run's timeline\n"
+           "  history --index NAME [--repair]                  versions and the alias\n"
+           "  query --index NAME [-k N] [--] \"text\"\n"
+           "  gc --index NAME --keep N                         delete old versions' collections\n"
+           "  config                                           the settings in force\n"
+           "  demo [--docs DIR]                                the whole cycle, in local mode\n"
+           "steps: discover chunk embed upsert smoketest promote\n"
+           "environment: RAG_STATE_DIR QDRANT_URL QDRANT_API_KEY RAG_EMBEDDER RAG_EMBED_DIM\n"
+           "             RAG_EMBED_URL RAG_EMBED_MODEL RAG_EMBED_API_KEY RAG_PREFIX RAG_DOCS_DIR\n"
+           "             RAG_SMOKE_QUERIES RAG_CONFIG\n");
+}
+
+static void version(void)
+{
+    printf("ragctl %s\n", RAGCTL_VERSION);
+    printf("libqdrantc %s (ABI %d)\n", qdrant_version_string(), QDRANT_ABI_MAJOR);
+    printf("json-c %s\n", json_c_version());
 }
 
 /* The config file: "key = value" lines, '#' comments. Values are kept for the process's life. */
@@ -1170,6 +1422,9 @@ static int read_config(const char *path, const char **vals, int required)
 
 int main(int argc, char **argv)
 {
+    /* State, artifacts, the local store and the cache hold the documents' text: private by
+     * default, whatever the user's umask. */
+    umask(077);
     settings st;
     memset(&st, 0, sizeof st);
     /* Precedence: flags, then environment, then the config file, then defaults. */
@@ -1192,7 +1447,7 @@ int main(int argc, char **argv)
     st.qdrant_url = SETTING("QDRANT_URL", 1, NULL);
     st.api_key = SETTING("QDRANT_API_KEY", 2, NULL);
     st.embedder = SETTING("RAG_EMBEDDER", 3, "hash");
-    st.dim = (size_t)atoi(SETTING("RAG_EMBED_DIM", 4, "384"));
+    const char *dim_text = SETTING("RAG_EMBED_DIM", 4, "384");
     st.embed_url = SETTING("RAG_EMBED_URL", 5, NULL);
     st.embed_model = SETTING("RAG_EMBED_MODEL", 6, NULL);
     st.embed_key = SETTING("RAG_EMBED_API_KEY", 7, NULL);
@@ -1212,6 +1467,9 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage();
             return EX_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            version();
+            return EX_OK;
         } else
             die_usage("unknown option \"%s\"", argv[i]);
     }
@@ -1219,8 +1477,7 @@ int main(int argc, char **argv)
         usage();
         return EX_USAGE;
     }
-    if (st.dim < 8 || st.dim > 65536)
-        die_usage("RAG_EMBED_DIM must be 8..65536");
+    st.dim = (size_t)parse_int("RAG_EMBED_DIM", dim_text, 8, 65536);
     if (!rp_name_valid(st.prefix))
         die_usage("RAG_PREFIX \"%s\" is invalid: use 1-64 of [a-z0-9_-]", st.prefix);
     const char *cmd = argv[i++];
@@ -1256,6 +1513,10 @@ int main(int argc, char **argv)
         return cmd_gc(&st, rest, args);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(&st, rest, args);
+    if (strcmp(cmd, "version") == 0) {
+        version();
+        return EX_OK;
+    }
     if (strcmp(cmd, "help") == 0) {
         usage();
         return EX_OK;

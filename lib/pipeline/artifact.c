@@ -39,7 +39,7 @@ struct rp_artifact_writer {
 static int name_ok(const char *n)
 {
     size_t len = n ? strlen(n) : 0;
-    if (len == 0 || len > 64 || n[0] == '.' || !strcmp(n, "run.json"))
+    if (len == 0 || len > 64 || n[0] == '.' || !strcmp(n, "run.json") || !strcmp(n, "run.lock"))
         return 0;
     for (size_t i = 0; i < len; i++) {
         char c = n[i];
@@ -162,7 +162,7 @@ int rp_artifact_begin(rp_artifact_writer **out, rp_state *s, const char *run_id,
         rp_artifact_writer_free(w);
         return RP_ENOTFOUND;
     }
-    if ((w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
+    if ((w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
         rp_artifact_writer_free(w);
         return RP_EIO;
     }

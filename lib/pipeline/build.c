@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "owner.h"
 
 const char *const rp_build_steps[RP_NSTEPS] = {"discover", "chunk",     "embed",
                                                "upsert",   "smoketest", "promote"};
@@ -447,10 +450,52 @@ static int64_t cpu_ms(void)
 
 /* ---- the steps ---- */
 
+/* A set of chunk text hashes (their first 64 bits), to count chunks that repeat the text of an
+ * earlier one. */
+typedef struct {
+    uint64_t *v; /* 0 = empty slot */
+    size_t cap, n;
+} hash_set;
+
+/* 1 when h was in the set already (it is added when not); -1 when out of memory. */
+static int hash_seen(hash_set *hs, const char *hex)
+{
+    uint64_t h = 0;
+    for (int i = 0; i < 16; i++) /* rp_hash_hex: lower-case hex */
+        h = h << 4 | (uint64_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+    h |= 1; /* never 0 */
+    if (2 * (hs->n + 1) > hs->cap) {
+        size_t cap = hs->cap ? hs->cap * 2 : 1024;
+        uint64_t *v = calloc(cap, sizeof *v);
+        if (!v)
+            return -1;
+        for (size_t i = 0; i < hs->cap; i++)
+            if (hs->v[i]) {
+                size_t j = (size_t)(hs->v[i] >> 7) & (cap - 1);
+                while (v[j])
+                    j = (j + 1) & (cap - 1);
+                v[j] = hs->v[i];
+            }
+        free(hs->v);
+        hs->v = v;
+        hs->cap = cap;
+    }
+    size_t j = (size_t)(h >> 7) & (hs->cap - 1);
+    while (hs->v[j]) {
+        if (hs->v[j] == h)
+            return 1;
+        j = (j + 1) & (hs->cap - 1);
+    }
+    hs->v[j] = h;
+    hs->n++;
+    return 0;
+}
+
 typedef struct {
     rp_artifact_writer *w;
     rc_buf line;
-    size_t chunks;
+    size_t chunks, repeats;
+    hash_set seen;
     int err;
 } chunk_ctx;
 
@@ -458,11 +503,13 @@ static int on_chunk(const rp_chunk *c, void *ud)
 {
     chunk_ctx *x = ud;
     rc_buf_reset(&x->line);
-    if (rp_chunk_json(&x->line, c) != RP_OK ||
+    int seen = hash_seen(&x->seen, c->hash);
+    if (seen < 0 || rp_chunk_json(&x->line, c) != RP_OK ||
         rp_artifact_write(x->w, x->line.data, x->line.len) != RP_OK) {
         x->err = 1;
         return 1;
     }
+    x->repeats += (size_t)seen;
     x->chunks++;
     return 0;
 }
@@ -624,7 +671,9 @@ static int step_chunk(rp_state *s, const char *run_id, const rp_build_config *cf
     }
     rp_artifact_writer *w = NULL;
     rc = rp_artifact_begin(&w, s, run_id, "chunks.ndjson", "chunk");
-    chunk_ctx x = {w, RC_BUF_INIT, 0, 0};
+    chunk_ctx x;
+    memset(&x, 0, sizeof x);
+    x.w = w;
     for (size_t i = 0; rc == RP_OK && i < corpus->n; i++) {
         char *text = NULL;
         size_t len = 0;
@@ -640,8 +689,18 @@ static int step_chunk(rp_state *s, const char *run_id, const rp_build_config *cf
         rc = fail(err, errlen, RP_EEMPTY, "the documents hold no text to chunk");
     if (rc == RP_OK)
         rc = rp_artifact_commit(w, params, NULL);
-    if (rc == RP_OK)
-        progress(cfg, "chunk", "%zu chunks from %zu documents", x.chunks, corpus->n);
+    if (rc == RP_OK) {
+        /* Repeated text (licence headers, boilerplate, copies) is stored once per place it
+         * occurs: each chunk keeps its own document, so a hit can be cited wherever it is. */
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "%zu chunks from %zu documents; %zu repeat the text of an "
+                 "earlier chunk (each is kept, with its own document)",
+                 x.chunks, corpus->n, x.repeats);
+        rp_run_event(s, run_id, "summary", "chunk", msg);
+        progress(cfg, "chunk", "%s", msg);
+    }
+    free(x.seen.v);
     rp_artifact_writer_free(w);
     rc_buf_free(&x.line);
     rp_corpus_free(corpus);
@@ -665,8 +724,14 @@ static int embed_range(const rp_build_config *cfg, const chunk_list *cl, size_t 
         hashes[i] = cl->v[from + i].hash;
     }
     int rc = rp_embed_cached(vecs, hits, cfg->cache, cfg->embedder, texts, hashes, n);
-    if (rc)
-        fail(err, errlen, rc, "embedding: %s", rp_embedder_errmsg(cfg->embedder));
+    if (rc) {
+        /* the cache's message when the cache failed (it says what and where; it is cleared
+         * at each call), else the embedder's */
+        const char *m = rp_cache_errmsg(cfg->cache);
+        if (!m || !*m)
+            m = rp_embedder_errmsg(cfg->embedder);
+        fail(err, errlen, rc, "embedding: %s", m && *m ? m : rp_strerror(rc));
+    }
     free(texts);
     free(hashes);
     return rc;
@@ -721,12 +786,6 @@ static int step_embed(rp_state *s, const char *run_id, const rp_build_config *cf
     return rc;
 }
 
-static int qerr(char *err, size_t errlen, qdrant_client *q, const char *what, int qrc)
-{
-    return fail(err, errlen, RP_EIO, "%s: %s (%s)", what, qdrant_strerror(qrc),
-                qdrant_client_errmsg(q));
-}
-
 typedef struct {
     const rp_build_config *cfg;
     const char *run_id, *collection;
@@ -760,8 +819,10 @@ static int upsert_batch(const chunk_list *l, size_t first, void *ud)
         rc_buf_json_str(b, c->id, strlen(c->id));
         rc_buf_puts(b, ",\"path\":");
         rc_buf_json_str(b, c->doc_id, strlen(c->doc_id));
-        rc_buf_printf(b, ",\"chunk\":%zu,\"run_id\":\"%s\",\"version\":%d,\"text\":", c->n,
-                      x->run_id, x->version);
+        rc_buf_printf(b,
+                      ",\"chunk\":%zu,\"hash\":\"%s\",\"run_id\":\"%s\",\"version\":%d,"
+                      "\"text\":",
+                      c->n, c->hash, x->run_id, x->version);
         if (c->text_json) /* as the chunk artifact holds it: the same bytes, not escaped again */
             rc_buf_append(b, c->text_json, c->text_json_len);
         else
@@ -779,7 +840,7 @@ static int upsert_batch(const chunk_list *l, size_t first, void *ud)
         int qrc = qdrant_points_upload(NULL, x->cfg->qdrant, x->collection, n, ids, v, dim,
                                        (const char *const *)payloads, &uo);
         if (qrc)
-            rc = qerr(x->err, x->errlen, x->cfg->qdrant, "uploading points", qrc);
+            rc = rp_qerr(x->err, x->errlen, x->cfg->qdrant, "uploading points", qrc);
         else
             x->done += n;
         count(x->cfg, "upsert", first + n, x->total);
@@ -792,27 +853,70 @@ static int upsert_batch(const chunk_list *l, size_t first, void *ud)
     return rc;
 }
 
+/* The build's collection, made fresh for this attempt: it must not exist, or be this run's own
+ * (an earlier attempt of this run, never promoted: it is dropped and made again, so no point of
+ * an earlier attempt with other settings survives). Anything else is never touched. */
+static int fresh_collection(rp_state *s, const char *run_id, const rp_build_config *cfg,
+                            const char *collection, int version, char *err, size_t errlen)
+{
+    qdrant_client *q = cfg->qdrant;
+    const char *dep = rp_state_deployment(s);
+    rp_owner o;
+    int rc = rp_owner_read(&o, q, collection, dep, cfg->index, version, err, errlen);
+    if (rc)
+        return rc;
+    char alias[256], live[256], who[256];
+    snprintf(alias, sizeof alias, "%s_%s_active", prefix_of(cfg), cfg->index);
+    if (o.state != RP_OWN_ABSENT) {
+        if (o.state != RP_OWN_MINE || strcmp(o.run_id, run_id) != 0)
+            return fail(err, errlen, RP_ESTATE,
+                        "collection %s exists and is not this run's (%s): it is left untouched; "
+                        "build again for a new version",
+                        collection, rp_owner_describe(&o, who, sizeof who));
+        int qrc = rp_alias_target(live, sizeof live, q, alias);
+        if (qrc)
+            return rp_qerr(err, errlen, q, "reading the aliases", qrc);
+        if (!strcmp(live, collection) || o.promoted_ms)
+            return fail(err, errlen, RP_ESTATE,
+                        "collection %s was promoted: it is never written again; build a new "
+                        "version instead",
+                        collection);
+        qrc = rp_q_delete(NULL, q, collection);
+        if (qrc)
+            return rp_qerr(err, errlen, q, "dropping the earlier attempt's collection", qrc);
+        progress(cfg, "upsert", "dropped %s of an earlier attempt of this run", collection);
+    }
+    rc_buf meta = RC_BUF_INIT;
+    rp_owner_metadata(&meta, dep, cfg->index, version, run_id, rp_embedder_name(cfg->embedder),
+                      rp_embedder_model(cfg->embedder), rp_embedder_dim(cfg->embedder));
+    int qrc = meta.data
+                  ? rp_q_create(q, collection, rp_embedder_dim(cfg->embedder), meta.data, run_id)
+                  : QDRANT_ENOMEM;
+    rc_buf_free(&meta);
+    if (qrc == QDRANT_ECONFLICT) /* made by someone else since we looked */
+        return fail(err, errlen, RP_ESTATE,
+                    "collection %s was created by someone else meanwhile: it is left untouched; "
+                    "build again for a new version",
+                    collection);
+    if (qrc)
+        return rp_qerr(err, errlen, q, "creating the collection", qrc);
+    return RP_OK;
+}
+
 static int step_upsert(rp_state *s, const char *run_id, const rp_build_config *cfg,
                        const char *params, const char *chunk_params, const char *collection,
                        int version, char *err, size_t errlen)
 {
-    qdrant_client *q = cfg->qdrant;
-    int exists = 0;
-    int qrc = qdrant_collection_exists(&exists, q, collection);
-    if (qrc == QDRANT_OK && !exists) {
-        qdrant_collection_options co = QDRANT_COLLECTION_OPTIONS_INIT;
-        qrc = qdrant_collection_create(q, collection, rp_embedder_dim(cfg->embedder),
-                                       QDRANT_DISTANCE_COSINE, &co);
-    }
-    if (qrc)
-        return qerr(err, errlen, q, "creating the collection", qrc);
+    int rc = fresh_collection(s, run_id, cfg, collection, version, err, errlen);
+    if (rc)
+        return rc;
     upsert_ctx x = {cfg,         run_id, collection, version, 0, recorded_chunks(s, run_id),
                     RC_BUF_INIT, err,    errlen};
     /* 4096 chunks a call: in local mode each call is one transaction, and fewer, larger
      * transactions rewrite far fewer index pages (192k points: 25.9 -> 15.0 us/point); to a
      * server the uploader still sends 256 points per request. Memory holds one such batch,
      * whatever the corpus size. */
-    int rc = stream_chunks(s, run_id, chunk_params, 4096, upsert_batch, &x, NULL, err, errlen);
+    rc = stream_chunks(s, run_id, chunk_params, 4096, upsert_batch, &x, NULL, err, errlen);
     rc_buf_free(&x.pl);
     if (rc == RP_OK) {
         rp_artifact_writer *w = NULL;
@@ -832,9 +936,10 @@ static int step_upsert(rp_state *s, const char *run_id, const rp_build_config *c
 typedef struct {
     const rp_build_config *cfg;
     size_t total, samples, taken, passed;
-    float *vecs;        /* samples * dim: each sample chunk's embedding */
-    uint64_t *ids;      /* its point id */
-    char (*names)[160]; /* its chunk id, for messages */
+    float *vecs;                 /* samples * dim: each sample chunk's embedding */
+    uint64_t *ids;               /* its point id */
+    char (*names)[160];          /* its chunk id, for messages */
+    char (*hashes)[RP_HASH_HEX]; /* its text's hash: a hit with the same text finds it too */
     char *err;
     size_t errlen;
 } smoke_ctx;
@@ -888,6 +993,7 @@ static int smoke_line(const char *line, size_t len, void *ud)
         free(v);
         x->ids[x->taken] = rp_point_id(x->cfg->index, l.v[0].doc_id, l.v[0].n);
         snprintf(x->names[x->taken], sizeof x->names[x->taken], "%s", l.v[0].id);
+        memcpy(x->hashes[x->taken], l.v[0].hash, RP_HASH_HEX);
         x->taken++;
     }
     chunks_free(&l);
@@ -898,7 +1004,7 @@ static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config
                           const char *params, const char *chunk_params, const char *collection,
                           char *err, size_t errlen)
 {
-    smoke_ctx x = {cfg, 0, 0, 0, 0, NULL, NULL, NULL, err, errlen};
+    smoke_ctx x = {cfg, 0, 0, 0, 0, NULL, NULL, NULL, NULL, err, errlen};
     /* The chunk count as recorded with the artifact (the artifact itself is hash-checked by
      * stream_chunks below). */
     x.total = recorded_chunks(s, run_id);
@@ -911,7 +1017,7 @@ static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config
     uint64_t count = 0;
     int qrc = qdrant_points_count(&count, q, collection, NULL);
     if (qrc)
-        return qerr(err, errlen, q, "counting points", qrc);
+        return rp_qerr(err, errlen, q, "counting points", qrc);
     if (count != x.total)
         return fail(err, errlen, RP_ESTATE, "%s holds %llu points, but there are %zu chunks",
                     collection, (unsigned long long)count, x.total);
@@ -926,9 +1032,10 @@ static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config
     x.vecs = malloc((nq ? nq : 1) * (dim ? dim : 1) * sizeof *x.vecs);
     x.ids = malloc((x.samples ? x.samples : 1) * sizeof *x.ids);
     x.names = malloc((x.samples ? x.samples : 1) * sizeof *x.names);
+    x.hashes = malloc((x.samples ? x.samples : 1) * sizeof *x.hashes);
     qdrant_query_options *qo = malloc((nq ? nq : 1) * sizeof *qo);
     qdrant_point_list **hits = calloc(nq ? nq : 1, sizeof *hits);
-    if (!x.vecs || !x.ids || !x.names || !qo || !hits) {
+    if (!x.vecs || !x.ids || !x.names || !x.hashes || !qo || !hits) {
         rc = fail(err, errlen, RP_ENOMEM, "out of memory");
         goto out;
     }
@@ -961,19 +1068,38 @@ static int step_smoketest(rp_state *s, const char *run_id, const rp_build_config
         qdrant_query_options d = QDRANT_QUERY_OPTIONS_INIT;
         qo[i] = d;
         qo[i].limit = i < x.samples ? 3 : (uint32_t)k;
-        qo[i].with_payload = i >= x.samples;
+        qo[i].with_payload = 1; /* samples: the hits' text hashes */
     }
     if (rc == RP_OK && nq &&
         (qrc = qdrant_points_query_batch(hits, q, collection, x.vecs, nq, dim, qo)))
-        rc = qerr(err, errlen, q, "querying", qrc);
+        rc = rp_qerr(err, errlen, q, "querying", qrc);
     for (size_t i = 0; rc == RP_OK && i < x.samples; i++) {
         qdrant_point_id id = qdrant_point_id_num(x.ids[i]);
         int found = 0;
-        for (size_t h = 0; h < qdrant_point_list_count(hits[i]); h++)
-            found |= qdrant_point_id_equal(qdrant_point_list_id(hits[i], h), &id);
+        size_t nh = qdrant_point_list_count(hits[i]);
+        /* Three hits as close as the sample is to itself (cosine 1: identical embeddings, e.g.
+         * chunks of one long run of padding) are a tie the index cannot break: the sample is
+         * among the best whichever of them comes first. */
+        if (nh == 3 && qdrant_point_list_score(hits[i], 2) >= 1.0f - 1e-4f)
+            found = 1;
+        for (size_t h = 0; h < nh && !found; h++) {
+            found = qdrant_point_id_equal(qdrant_point_list_id(hits[i], h), &id);
+            /* A chunk whose text is the sample's (a repeated licence header, a copied file)
+             * is as good an answer: with several identical chunks, any of them may come
+             * first. */
+            const char *pl = found ? NULL : qdrant_point_list_payload(hits[i], h);
+            json_object *o = pl ? json_tokener_parse(pl) : NULL, *hv;
+            if (o && json_object_object_get_ex(o, "hash", &hv) &&
+                json_object_is_type(hv, json_type_string) &&
+                !strcmp(json_object_get_string(hv), x.hashes[i]))
+                found = 1;
+            json_object_put(o);
+        }
         if (!found)
             rc = fail(err, errlen, RP_ESTATE,
-                      "chunk %s is not in the top 3 when queried with its own text", x.names[i]);
+                      "chunk %s is not in the top 3 when queried with its own text (nor is any "
+                      "chunk with the same text)",
+                      x.names[i]);
         else
             x.passed++;
     }
@@ -1015,74 +1141,91 @@ out:
     free(x.vecs);
     free(x.ids);
     free(x.names);
+    free(x.hashes);
     return rc;
 }
 
-static int alias_target(char *out, size_t cap, qdrant_client *q, const char *alias)
-{
-    qdrant_alias_list *l = NULL;
-    int qrc = qdrant_aliases_list(&l, q);
-    if (qrc)
-        return qrc;
-    const char *t = qdrant_alias_list_find(l, alias);
-    snprintf(out, cap, "%s", t ? t : "");
-    qdrant_alias_list_free(l);
-    return QDRANT_OK;
-}
-
-/* Points the alias at collection, then reads it back and queries through it. */
-static int switch_and_verify(qdrant_client *q, const char *alias, const char *collection, char *err,
+/* A collection the alias may be moved off: this deployment's (any version of this index), or
+ * one made before ownership was recorded whose version this index's history knows. */
+static int alias_holder_ours(rp_state *s, const rp_build_config *cfg, const char *holder, char *err,
                              size_t errlen)
 {
-    int qrc = qdrant_alias_switch(q, alias, collection);
-    if (qrc)
-        return qerr(err, errlen, q, "switching the alias", qrc);
-    char now[256];
-    qrc = alias_target(now, sizeof now, q, alias);
-    if (qrc)
-        return qerr(err, errlen, q, "reading the aliases back", qrc);
-    if (strcmp(now, collection) != 0)
-        return fail(err, errlen, RP_ESTATE, "alias %s points at \"%s\", not %s", alias, now,
-                    collection);
-    /* Readers go through the alias: it must answer with every point of the collection. */
-    uint64_t via = 0, direct = 0;
-    if ((qrc = qdrant_points_count(&via, q, alias, NULL)) ||
-        (qrc = qdrant_points_count(&direct, q, collection, NULL)))
-        return qerr(err, errlen, q, "counting through the alias", qrc);
-    if (via == 0 || via != direct)
-        return fail(err, errlen, RP_ESTATE, "through %s: %llu points, %s holds %llu", alias,
-                    (unsigned long long)via, collection, (unsigned long long)direct);
-    return RP_OK;
-}
-
-static int step_promote(rp_state *s, const rp_build_config *cfg, const char *collection,
-                        int version, char *err, size_t errlen)
-{
-    char alias[256];
-    snprintf(alias, sizeof alias, "%s_%s_active", prefix_of(cfg), cfg->index);
-    int rc = switch_and_verify(cfg->qdrant, alias, collection, err, errlen);
+    char head[200];
+    int hn = snprintf(head, sizeof head, "%s_%s_v", prefix_of(cfg), cfg->index);
+    int v = strncmp(holder, head, (size_t)hn) == 0 ? atoi(holder + hn) : 0;
+    char name[256];
+    if (v < 1 || rp_collection_name(name, sizeof name, prefix_of(cfg), cfg->index, v) != RP_OK ||
+        strcmp(name, holder) != 0)
+        return fail(err, errlen, RP_ESTATE,
+                    "the alias %s_%s_active points at %s, which is not a version of this index: "
+                    "nothing was changed (use another prefix)",
+                    prefix_of(cfg), cfg->index, holder);
+    rp_owner o;
+    int rc =
+        rp_owner_read(&o, cfg->qdrant, holder, rp_state_deployment(s), cfg->index, v, err, errlen);
     if (rc)
         return rc;
-    int active = 0;
-    rp_index_active(s, &active, cfg->index);
-    rc = active == version ? RP_OK /* a replay of the promoted run */
-                           : rp_index_set_state(s, cfg->index, version, RP_V_PROMOTED);
+    char *text = NULL;
+    int known = 0;
+    if (o.state == RP_OWN_LEGACY && rp_index_read(s, &text, cfg->index) == RP_OK) {
+        char pat[64];
+        snprintf(pat, sizeof pat, "\"version\": %d,", v);
+        known = strstr(text, pat) != NULL;
+    }
+    free(text);
+    if (o.state == RP_OWN_MINE || o.state == RP_OWN_ABSENT || known ||
+        (o.state == RP_OWN_LEGACY && qdrant_client_is_local(cfg->qdrant)))
+        return RP_OK;
+    char who[256];
+    return fail(err, errlen, RP_ESTATE,
+                "the alias %s_%s_active points at %s, %s: it is not this deployment's, so it "
+                "is not moved (use another prefix)",
+                prefix_of(cfg), cfg->index, holder, rp_owner_describe(&o, who, sizeof who));
+}
+
+static int step_promote(rp_state *s, const char *run_id, const rp_build_config *cfg,
+                        const char *collection, int version, char *err, size_t errlen)
+{
+    qdrant_client *q = cfg->qdrant;
+    char alias[256], prev[256], who[256];
+    snprintf(alias, sizeof alias, "%s_%s_active", prefix_of(cfg), cfg->index);
+    rp_owner o;
+    int rc =
+        rp_owner_read(&o, q, collection, rp_state_deployment(s), cfg->index, version, err, errlen);
     if (rc)
-        return fail(err, errlen, rc, "recording the promotion: %s", rp_state_errmsg(s));
+        return rc;
+    if (o.state != RP_OWN_MINE || strcmp(o.run_id, run_id) != 0)
+        return fail(err, errlen, RP_ESTATE, "collection %s is not this run's (%s): not promoted",
+                    collection, rp_owner_describe(&o, who, sizeof who));
+    int qrc = rp_alias_target(prev, sizeof prev, q, alias);
+    if (qrc)
+        return rp_qerr(err, errlen, q, "reading the aliases", qrc);
+    if (prev[0] && strcmp(prev, collection) != 0 &&
+        (rc = alias_holder_ours(s, cfg, prev, err, errlen)))
+        return rc;
+    if ((rc = rp_alias_move(q, alias, collection, prev, err, errlen)))
+        return rc;
+    rc = rp_index_set_state(s, cfg->index, version, RP_V_PROMOTED);
+    if (rc) {
+        /* History could not say so: readers must not stay on a version it does not know as
+         * promoted. */
+        char e2[512];
+        snprintf(e2, sizeof e2, "%s", rp_state_errmsg(s));
+        int back = rp_q_alias_switch(q, alias, prev);
+        return fail(err, errlen, rc, "recording the promotion: %s; the alias %s", e2,
+                    back ? "could NOT be put back" : "was put back");
+    }
+    if (rp_q_stamp(q, collection, "promoted") != QDRANT_OK)
+        progress(cfg, "promote", "warning: could not record the promotion in %s's metadata: %s",
+                 collection, qdrant_client_errmsg(q));
     progress(cfg, "promote", "%s -> %s (version %d is active)", alias, collection, version);
     return RP_OK;
 }
 
 /* ---- the driver ---- */
 
-int rp_build_create(rp_state *s, char *run_id, size_t cap, const rp_build_config *cfg, char *err,
-                    size_t errlen)
+static int make_run_id(char *run_id, size_t cap, const char *index)
 {
-    if (!s || !run_id || cap < 48 || !cfg || !cfg->index || !cfg->docs_dir || !cfg->embedder)
-        return fail(err, errlen, RP_EINVAL, "invalid build configuration");
-    if (!rp_name_valid(cfg->index))
-        return fail(err, errlen, RP_EINVAL, "index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]",
-                    cfg->index);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -1091,12 +1234,74 @@ int rp_build_create(rp_state *s, char *run_id, size_t cap, const rp_build_config
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
     uint64_t h[2];
     char seed[96];
-    snprintf(seed, sizeof seed, "%s-%ld-%ld", cfg->index, (long)getpid(), ts.tv_nsec);
+    snprintf(seed, sizeof seed, "%s-%ld-%ld", index, (long)getpid(), ts.tv_nsec);
     rp_hash128(h, seed, strlen(seed));
-    snprintf(run_id, cap, "%.20s-%s-%04x", cfg->index, stamp, (unsigned)(h[0] & 0xffff));
+    snprintf(run_id, cap, "%.20s-%s-%04x", index, stamp, (unsigned)(h[0] & 0xffff));
     for (char *p = run_id; *p; p++)
         if (*p == '_')
             *p = '-';
+    return RP_OK;
+}
+
+/* Reserves the run's version: never a number whose collection exists on the server, whoever
+ * made it. */
+static int reserve_version(rp_state *s, int *out, const char *run_id, const rp_build_config *cfg,
+                           char *err, size_t errlen)
+{
+    int floor = 1, version = 0;
+    int rc = rp_versions_floor(&floor, cfg->qdrant, prefix_of(cfg), cfg->index, err, errlen);
+    if (rc)
+        return rc;
+    rc = rp_index_reserve_from(s, &version, cfg->index, run_id, floor);
+    if (rc == RP_OK)
+        rc = rp_run_set_version(s, run_id, version);
+    if (rc)
+        return fail(err, errlen, rc, "reserving a version: %s", rp_state_errmsg(s));
+    *out = version;
+    return RP_OK;
+}
+
+int rp_build_create(rp_state *s, char *run_id, size_t cap, const rp_build_config *cfg, char *err,
+                    size_t errlen)
+{
+    if (!s || !run_id || cap < 48 || !cfg || !cfg->index || !cfg->docs_dir || !cfg->embedder ||
+        !cfg->qdrant)
+        return fail(err, errlen, RP_EINVAL, "invalid build configuration");
+    if (!rp_name_valid(cfg->index))
+        return fail(err, errlen, RP_EINVAL, "index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]",
+                    cfg->index);
+    if (!rp_name_valid(prefix_of(cfg)))
+        return fail(err, errlen, RP_EINVAL, "prefix \"%s\" is invalid: use 1-64 of [a-z0-9_-]",
+                    prefix_of(cfg));
+    /* Nothing is created for a build that cannot start: the documents folder exists, the
+     * index's history is readable, the server answers. */
+    struct stat st;
+    if (stat(cfg->docs_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        return fail(err, errlen, RP_ENOTFOUND, "documents folder %s: %s", cfg->docs_dir,
+                    errno == ENOENT || !errno ? "no such directory" : strerror(errno));
+    char *text = NULL;
+    int rc = rp_index_read(s, &text, cfg->index);
+    free(text);
+    if (rc == RP_ENOTFOUND) {
+        /* No history: rebuild what the server proves is this deployment's (nothing when the
+         * index is new). */
+        size_t changes = 0;
+        rc = rp_history_repair(s, cfg->qdrant, prefix_of(cfg), cfg->index, &changes, NULL, 0, err,
+                               errlen);
+        if (rc == RP_OK && changes)
+            progress(cfg, "discover",
+                     "the history of %s was missing: rebuilt from %zu change(s) "
+                     "found in the collections' metadata",
+                     cfg->index, changes);
+        if (rc)
+            return rc;
+    } else if (rc) {
+        return fail(err, errlen, rc, "%s", rp_state_errmsg(s));
+    }
+    int floor = 1;
+    if ((rc = rp_versions_floor(&floor, cfg->qdrant, prefix_of(cfg), cfg->index, err, errlen)))
+        return rc;
+    make_run_id(run_id, cap, cfg->index);
     rc_buf params = RC_BUF_INIT;
     rc_buf_puts(&params, "{\"index\":");
     rc_buf_json_str(&params, cfg->index, strlen(cfg->index));
@@ -1110,25 +1315,112 @@ int rp_build_create(rp_state *s, char *run_id, size_t cap, const rp_build_config
                   rp_embedder_dim(cfg->embedder), cfg->fail.step ? "\"" : "",
                   cfg->fail.step ? cfg->fail.step : "null", cfg->fail.step ? "\"" : "",
                   cfg->fail.times);
-    int rc = rp_run_create(s, run_id, cfg->index, rp_build_steps, RP_NSTEPS, params.data);
+    rc = params.data ? rp_run_create(s, run_id, cfg->index, rp_build_steps, RP_NSTEPS, params.data)
+                     : RP_ENOMEM;
     rc_buf_free(&params);
     if (rc)
         return fail(err, errlen, rc, "creating run: %s", rp_state_errmsg(s));
+    /* Held until the run is executed and done (or this process ends): a run nobody holds is
+     * known to be abandoned. */
+    rc = rp_run_lock(s, run_id);
+    if (rc)
+        return fail(err, errlen, rc, "locking run: %s", rp_state_errmsg(s));
     int version = 0;
-    rc = rp_index_reserve(s, &version, cfg->index, run_id);
+    rc = rp_index_reserve_from(s, &version, cfg->index, run_id, floor);
     if (rc == RP_OK)
         rc = rp_run_set_version(s, run_id, version);
-    if (rc)
-        return fail(err, errlen, rc, "reserving a version: %s", rp_state_errmsg(s));
+    if (rc) {
+        fail(err, errlen, rc, "reserving a version: %s", rp_state_errmsg(s));
+        rp_run_set_status(s, run_id, RP_FAILED, err);
+        return rc;
+    }
     return RP_OK;
 }
+
+/* The state of an index's version in its history, -1 when not recorded (or unreadable). */
+static int version_state(rp_state *s, const char *index, int version)
+{
+    char *text = NULL;
+    if (rp_index_read(s, &text, index) != RP_OK)
+        return -1;
+    json_object *o = json_tokener_parse(text), *vs;
+    free(text);
+    int st = -1;
+    if (o && json_object_object_get_ex(o, "versions", &vs))
+        for (size_t i = 0; i < json_object_array_length(vs); i++) {
+            json_object *e = json_object_array_get_idx(vs, i), *n, *v;
+            if (json_object_object_get_ex(e, "version", &n) && json_object_get_int(n) == version &&
+                json_object_object_get_ex(e, "state", &v))
+                for (int k = 0; k < 4; k++)
+                    if (!strcmp(json_object_get_string(v), rp_vstate_name(k)))
+                        st = k;
+        }
+    json_object_put(o);
+    return st;
+}
+
+static int run_prepare(rp_state *s, const char *run_id, const rp_build_config *cfg, char *err,
+                       size_t errlen);
+static int run_steps(rp_state *s, const char *run_id, const rp_build_config *cfg, char *err,
+                     size_t errlen);
 
 int rp_build_execute(rp_state *s, const char *run_id, const rp_build_config *cfg, char *err,
                      size_t errlen)
 {
+    int rc = rp_run_lock(s, run_id); /* another process executing it: RP_EBUSY */
+    if (rc)
+        return fail(err, errlen, rc, "%s", rp_state_errmsg(s));
+    rc = run_prepare(s, run_id, cfg, err, errlen);
+    if (rc == RP_OK)
+        rc = run_steps(s, run_id, cfg, err, errlen);
+    rp_run_unlock(s);
+    return rc;
+}
+
+/* The run's version, ready to build: a run killed before it had one gets one now; a failed
+ * version is revived; a promoted one is never built again; one the history no longer knows is
+ * replaced by a new number (never one whose collection exists). */
+static int run_prepare(rp_state *s, const char *run_id, const rp_build_config *cfg, char *err,
+                       size_t errlen)
+{
+    size_t swept = 0;
+    rp_state_sweep(s, &swept, run_id); /* temp files its killed attempts left */
+    json_object *run = read_run(s, run_id);
+    if (!run) {
+        char *t = NULL;
+        int rc = rp_run_read(s, &t, run_id);
+        free(t);
+        return fail(err, errlen, rc ? rc : RP_ENOTFOUND, "%s", rp_state_errmsg(s));
+    }
+    int version = run_version(run), rc = RP_OK;
+    json_object_put(run);
+    int vs = version > 0 ? version_state(s, cfg->index, version) : -1;
+    if (vs == RP_V_PROMOTED || vs == RP_V_ROLLED_BACK)
+        return fail(err, errlen, RP_ESTATE,
+                    "version %d of %s was promoted: it is never built again (a replay builds a new "
+                    "version)",
+                    version, cfg->index);
+    if (vs == RP_V_FAILED)
+        rc = rp_index_set_state(s, cfg->index, version, RP_V_BUILDING);
+    else if (vs < 0) {
+        int v = 0;
+        rc = reserve_version(s, &v, run_id, cfg, err, errlen);
+        if (rc == RP_OK)
+            progress(cfg, "discover", "%s version %d for this run",
+                     version > 0 ? "the history lost its version: reserved" : "reserved", v);
+        return rc;
+    }
+    if (rc)
+        return fail(err, errlen, rc, "%s", rp_state_errmsg(s));
+    return RP_OK;
+}
+
+static int run_steps(rp_state *s, const char *run_id, const rp_build_config *cfg, char *err,
+                     size_t errlen)
+{
     json_object *run = read_run(s, run_id);
     if (!run)
-        return fail(err, errlen, RP_ENOTFOUND, "no run %s", run_id);
+        return fail(err, errlen, RP_ECORRUPT, "run %s disappeared", run_id);
     int version = run_version(run);
     char collection[256];
     if (version <= 0 || rp_collection_name(collection, sizeof collection, prefix_of(cfg),
@@ -1139,8 +1431,6 @@ int rp_build_execute(rp_state *s, const char *run_id, const rp_build_config *cfg
     int first = 0;
     while (first < RP_NSTEPS && run_step_status(run, first) == RP_SUCCEEDED)
         first++;
-    /* A replay of a failed run builds its version again. */
-    rp_index_set_state(s, cfg->index, version, RP_V_BUILDING); /* only from failed */
     rc_buf p[RP_NSTEPS];
     for (int i = 0; i < RP_NSTEPS; i++)
         p[i] = (rc_buf)RC_BUF_INIT;
@@ -1175,7 +1465,7 @@ int rp_build_execute(rp_state *s, const char *run_id, const rp_build_config *cfg
             rp_corpus_free(c);
         }
         if (valid) {
-            rp_step_update(s, run_id, rp_build_steps[i], RP_SUCCEEDED, NULL);
+            /* (its record keeps the timings of the attempt that made the artifact) */
             rp_run_event(s, run_id, "reused", rp_build_steps[i],
                          "artifact still matches its inputs");
             progress(cfg, rp_build_steps[i], "reused (artifact matches its inputs)");
@@ -1224,7 +1514,7 @@ int rp_build_execute(rp_state *s, const char *run_id, const rp_build_config *cfg
                                     errlen);
                 break;
             default:
-                rc = step_promote(s, cfg, collection, version, err, errlen);
+                rc = step_promote(s, run_id, cfg, collection, version, err, errlen);
                 break;
             }
         }
@@ -1246,98 +1536,64 @@ int rp_build_execute(rp_state *s, const char *run_id, const rp_build_config *cfg
     return rc;
 }
 
-int rp_build_replay(rp_state *s, const char *run_id, const char *from, const rp_build_config *cfg,
-                    char *err, size_t errlen)
+int rp_build_replay(rp_state *s, char *out_run, size_t cap, const char *run_id, const char *from,
+                    const rp_build_config *cfg, char *err, size_t errlen)
 {
-    if (rp_step_index(from) < 0)
+    int at = rp_step_index(from);
+    if (at < 0)
         return fail(err, errlen, RP_EINVAL,
                     "unknown step \"%s\" (discover, chunk, embed, upsert, "
                     "smoketest, promote)",
                     from);
-    int rc = rp_run_replay(s, run_id, from);
-    if (rc)
-        return fail(err, errlen, rc, "replay: %s", rp_state_errmsg(s));
-    return rp_build_execute(s, run_id, cfg, err, errlen);
-}
-
-/* The promoted, not rolled back versions of an index, oldest first. */
-static int promoted_versions(rp_state *s, const char *index, int *out, int cap)
-{
-    char *text = NULL;
-    if (rp_index_read(s, &text, index) != RP_OK)
-        return -1;
-    json_object *o = json_tokener_parse(text), *vs;
-    free(text);
-    int n = 0;
-    if (o && json_object_object_get_ex(o, "versions", &vs)) {
-        for (size_t i = 0; i < json_object_array_length(vs) && n < cap; i++) {
-            json_object *v = json_object_array_get_idx(vs, i), *st, *num;
-            if (json_object_object_get_ex(v, "state", &st) &&
-                strcmp(json_object_get_string(st), "promoted") == 0 &&
-                json_object_object_get_ex(v, "version", &num))
-                out[n++] = json_object_get_int(num);
-        }
+    if (!out_run || cap < 48)
+        return fail(err, errlen, RP_EINVAL, "invalid arguments");
+    json_object *run = read_run(s, run_id);
+    if (!run) {
+        char *t = NULL;
+        int rc = rp_run_read(s, &t, run_id);
+        free(t);
+        return fail(err, errlen, rc ? rc : RP_ENOTFOUND, "%s", rp_state_errmsg(s));
     }
-    json_object_put(o);
-    return n;
-}
-
-int rp_rollback(int *out_version, rp_state *s, qdrant_client *q, const char *prefix,
-                const char *index, int steps, int to_version, char *err, size_t errlen)
-{
-    if (!out_version || !s || !q || !index || (steps < 1 && to_version <= 0))
-        return fail(err, errlen, RP_EINVAL, "nothing to roll back to");
-    if (!prefix || !*prefix)
-        prefix = "rag";
-    int active = 0;
-    if (rp_index_active(s, &active, index) != RP_OK || active == 0)
-        return fail(err, errlen, RP_ENOTFOUND, "index %s has no active version", index);
-    int vs[4096];
-    int n = promoted_versions(s, index, vs, 4096);
-    if (n < 0)
-        return fail(err, errlen, RP_ENOTFOUND, "index %s is unknown", index);
-    /* Promoted versions are ordered oldest first; the active one is the newest of them. */
-    int pos = -1;
-    for (int i = 0; i < n; i++)
-        if (vs[i] == active)
-            pos = i;
-    int target_pos;
-    if (to_version > 0) {
-        target_pos = -1;
-        for (int i = 0; i < pos; i++)
-            if (vs[i] == to_version)
-                target_pos = i;
-        if (target_pos < 0)
-            return fail(err, errlen, RP_EINVAL,
-                        "version %d is not an earlier promoted (complete, not rolled back) "
-                        "version of %s",
-                        to_version, index);
-    } else {
-        target_pos = pos - steps;
-        if (target_pos < 0)
-            return fail(err, errlen, RP_EINVAL,
-                        "cannot roll back %d step(s): %s has %d earlier promoted version(s)", steps,
-                        index, pos);
-    }
-    int target = vs[target_pos];
-    char collection[256], alias[256];
-    if (rp_collection_name(collection, sizeof collection, prefix, index, target) != RP_OK)
-        return fail(err, errlen, RP_EINVAL, "bad collection name");
-    int exists = 0;
-    int qrc = qdrant_collection_exists(&exists, q, collection);
-    if (qrc || !exists)
-        return fail(err, errlen, RP_ENOTFOUND, "collection %s of version %d is gone", collection,
-                    target);
-    snprintf(alias, sizeof alias, "%s_%s_active", prefix, index);
-    int rc = switch_and_verify(q, alias, collection, err, errlen);
-    if (rc)
-        return rc;
-    /* Record: each version above the target becomes rolled back, newest first. */
-    for (int i = pos; i > target_pos; i--) {
-        rc = rp_index_set_state(s, index, vs[i], RP_V_ROLLED_BACK);
+    int version = run_version(run);
+    json_object_put(run);
+    int vstate = version > 0 ? version_state(s, cfg->index, version) : -1;
+    if (vstate == RP_V_PROMOTED || vstate == RP_V_ROLLED_BACK) {
+        /* A promoted version is never written again: the replay is a new run building a new
+         * version, starting from what this run finished before `from`. */
+        rp_build_config c2 = *cfg;
+        if (c2.fail.from_params)
+            memset(&c2.fail, 0, sizeof c2.fail);
+        cfg = &c2;
+        char fresh[96];
+        int rc = rp_build_create(s, fresh, sizeof fresh, cfg, err, errlen);
         if (rc)
-            return fail(err, errlen, rc, "recording the rollback: %s", rp_state_errmsg(s));
+            return rc;
+        snprintf(out_run, cap, "%s", fresh);
+        char msg[256];
+        snprintf(msg, sizeof msg, "replay of run %s from %s (its version %d was promoted)", run_id,
+                 from, version);
+        rp_run_event(s, fresh, "replay_of", from, msg);
+        snprintf(msg, sizeof msg, "replayed from %s as run %s (a new version)", from, fresh);
+        rp_run_event(s, run_id, "replayed_as", from, msg);
+        if (at > 0 && (rc = rp_run_inherit(s, fresh, run_id, rp_build_steps, (size_t)at))) {
+            fail(err, errlen, rc, "taking over the steps of run %s: %s", run_id,
+                 rp_state_errmsg(s));
+            rp_run_set_status(s, fresh, RP_FAILED, err);
+            return rc;
+        }
+        progress(cfg, from, "version %d of run %s was promoted: building a new version as run %s",
+                 version, run_id, fresh);
+        return rp_build_execute(s, fresh, cfg, err, errlen);
     }
-    *out_version = target;
-    return RP_OK;
+    /* The run's own lock first: a run another process is executing is never reset. */
+    int rc = rp_run_lock(s, run_id);
+    if (rc)
+        return fail(err, errlen, rc, "%s", rp_state_errmsg(s));
+    rc = rp_run_replay(s, run_id, from);
+    if (rc) {
+        rp_run_unlock(s);
+        return fail(err, errlen, rc, "replay: %s", rp_state_errmsg(s));
+    }
+    snprintf(out_run, cap, "%s", run_id);
+    return rp_build_execute(s, run_id, cfg, err, errlen);
 }

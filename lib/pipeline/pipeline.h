@@ -40,6 +40,8 @@ enum {
     RP_ECORRUPT = -13,  /* a state, artifact or cache file is unreadable */
     RP_ESTOPPED = -14,  /* a callback returned non-zero */
     RP_ESTATE = -15,    /* transition not allowed (e.g. promote a failed version) */
+    RP_EBUSY = -16,     /* the run is being executed by another process */
+    RP_EQDRANT = -17,   /* Qdrant failed or could not be reached (the build driver) */
 };
 const char *rp_strerror(int code); /* static, never NULL */
 
@@ -259,11 +261,20 @@ int rp_embed_cached(float **out, size_t *hits, rp_cache *c, rp_embedder *e,
 typedef struct rp_state rp_state;
 /* Creates dir (and its missing parents) when needed. */
 int rp_state_open(rp_state **out, const char *dir, char *err, size_t errlen);
-/* mkdir -p: path and its missing parents (0755). RP_OK, or RP_EINVAL/RP_EIO with a message. */
+/* mkdir -p: path and its missing parents (0700: state is private). RP_OK, or RP_EINVAL/RP_EIO with
+ * a message. */
 int rp_mkdir_p(const char *path, char *err, size_t errlen);
 void rp_state_free(rp_state *s);
 const char *rp_state_errmsg(const rp_state *s);
 const char *rp_state_dir(const rp_state *s);
+/* The state directory's deployment id (32 hex digits in <dir>/deployment, made at the first
+ * open): every collection a build creates records it, so that two state directories sharing
+ * one Qdrant never write, promote, roll back to or delete each other's collections. */
+const char *rp_state_deployment(const rp_state *s);
+/* Removes the temp files (*.tmp.<pid>[.<n>]) that processes which no longer exist left in the
+ * state directory, indexes/ and runs/<run_id>/ (every run's directory when run_id is NULL);
+ * files of live processes are left alone. *removed (may be NULL) gets their number. */
+int rp_state_sweep(rp_state *s, size_t *removed, const char *run_id);
 
 enum {
     RP_QUEUED = 0,
@@ -304,10 +315,28 @@ int rp_run_event(rp_state *s, const char *run_id, const char *type, const char *
 /* Starts a replay from step `from`: that step and every later one go back to PENDING (attempts
  * kept), the run to QUEUED, and {"from","at_ms"} is appended to "replays". */
 int rp_run_replay(rp_state *s, const char *run_id, const char *from);
+/* Takes over, into run_id, the records and artifacts (hard-linked, else copied) of the steps
+ * of from_run named in steps that SUCCEEDED there, in order, stopping at the first that did
+ * not: a replay that must build a new version starts from what an earlier run finished. The
+ * taken-over steps keep their timings; each gets an "inherited" event. */
+int rp_run_inherit(rp_state *s, const char *run_id, const char *from_run, const char *const *steps,
+                   size_t n);
 /* Records the index version this run builds. */
 int rp_run_set_version(rp_state *s, const char *run_id, int version);
-/* The run's state as JSON text (the caller's). */
+/* The run's state as JSON text (the caller's). A run.json that is not what a run's readers
+ * rely on (types of every field, known statuses) is RP_ECORRUPT ("<path>: damaged (...)"), a
+ * missing one RP_ENOTFOUND. The same holds for every read of run and index files. */
 int rp_run_read(rp_state *s, char **out, const char *run_id);
+
+/* A run being executed is locked by its process (flock of runs/<id>/run.lock, held until
+ * rp_run_unlock, the next rp_run_lock or rp_state_free): RP_EBUSY when another process holds
+ * it. A handle holds one run lock at a time. */
+int rp_run_lock(rp_state *s, const char *run_id);
+void rp_run_unlock(rp_state *s);
+/* *out = 1 when some process (this handle included) holds the run's lock, 0 when none does:
+ * a QUEUED or RUNNING run whose lock nobody holds was abandoned (its process was killed or
+ * could not record its end). */
+int rp_run_alive(rp_state *s, int *out, const char *run_id);
 
 enum { RP_V_BUILDING = 0, RP_V_FAILED = 1, RP_V_PROMOTED = 2, RP_V_ROLLED_BACK = 3 };
 const char *rp_vstate_name(int vstate);
@@ -318,12 +347,31 @@ const char *rp_vstate_name(int vstate);
  * Reserves the next version number for index (creating the index) under the lock: no two
  * callers, in any process, ever get the same number. The version starts as "building". */
 int rp_index_reserve(rp_state *s, int *out_version, const char *index, const char *run_id);
+/* The same, never handing out a number below min_version (the caller passes one above every
+ * collection of the index that exists already). */
+int rp_index_reserve_from(rp_state *s, int *out_version, const char *index, const char *run_id,
+                          int min_version);
 /* building -> failed; failed -> building (a replay); building -> promoted (it becomes the active
  * version); promoted and active
  * -> rolled_back (the previous promoted, not rolled back version becomes active, or none). */
 int rp_index_set_state(rp_state *s, const char *index, int version, int vstate);
 /* *out_version = the active version, 0 when none. */
 int rp_index_active(rp_state *s, int *out_version, const char *index);
+
+/* A version known from elsewhere (the collections' metadata), for rp_index_repair. */
+typedef struct rp_found_version {
+    int version;
+    const char *run_id; /* may be NULL */
+    int vstate;         /* RP_V_* */
+} rp_found_version;
+/* Rebuilds an index's history from what was found: a damaged index file is set aside
+ * ("<file>.damaged-<ms>", its path in aside) and started anew, a missing one created; found
+ * versions the history lacks are added ("repaired": true), next_version moves past every
+ * found version, and `active` (the version the alias points at; 0: none) becomes the active,
+ * promoted version. Recorded versions are otherwise kept. *out_changes (may be NULL) gets the
+ * number of changes made (0: nothing written). */
+int rp_index_repair(rp_state *s, size_t *out_changes, char *aside, size_t asidecap,
+                    const char *index, const rp_found_version *found, size_t n, int active);
 int rp_index_read(rp_state *s, char **out, const char *index);
 /* "<prefix>_<index>_v<N>" into buf; RP_EINVAL when it does not fit or a name is invalid. */
 int rp_collection_name(char *buf, size_t cap, const char *prefix, const char *index, int version);

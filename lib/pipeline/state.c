@@ -1,8 +1,10 @@
 /* state: run and index state as JSON files, replaced atomically, writers serialised by flock. */
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,9 @@
 struct rp_state {
     char *dir;
     int lockfd;
+    int runfd;           /* the run lock held by this handle (rp_run_lock), -1 when none */
+    char run_id[65];     /* whose */
+    char deployment[33]; /* the state directory's id, read or made at open */
     char err[512];
 };
 
@@ -38,8 +43,75 @@ void rp_state_free(rp_state *s)
         return;
     if (s->lockfd >= 0)
         close(s->lockfd);
+    if (s->runfd >= 0)
+        close(s->runfd);
     free(s->dir);
     free(s);
+}
+
+static int lock(rp_state *s);
+static void unlock(rp_state *s);
+
+/* The deployment id: 32 hex digits in <dir>/deployment, made once (under the lock) from the
+ * kernel's random bytes. It names this state directory in the metadata of every collection a
+ * build creates, so two state directories sharing one Qdrant never take each other's. */
+static int read_deployment(rp_state *s, const char *path, int *absent)
+{
+    *absent = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            *absent = 1;
+            return RP_OK;
+        }
+        return SFAIL(s, RP_EIO, "%s: %s", path, strerror(errno));
+    }
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n != 33 || buf[32] != '\n')
+        return SFAIL(s, RP_ECORRUPT, "%s: damaged (want 32 hex digits and a newline)", path);
+    for (int i = 0; i < 32; i++)
+        if (!((buf[i] >= '0' && buf[i] <= '9') || (buf[i] >= 'a' && buf[i] <= 'f')))
+            return SFAIL(s, RP_ECORRUPT, "%s: damaged (want 32 hex digits and a newline)", path);
+    memcpy(s->deployment, buf, 32);
+    s->deployment[32] = 0;
+    return RP_OK;
+}
+
+static int load_deployment(rp_state *s)
+{
+    char path[3100];
+    snprintf(path, sizeof path, "%s/deployment", s->dir);
+    int absent, rc = read_deployment(s, path, &absent);
+    if (rc || !absent)
+        return rc;
+    if ((rc = lock(s)))
+        return rc;
+    rc = read_deployment(s, path, &absent); /* another process may have made it meanwhile */
+    if (rc == RP_OK && absent) {
+        unsigned char r[16];
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        ssize_t got = fd >= 0 ? read(fd, r, sizeof r) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (got != (ssize_t)sizeof r) {
+            rc = SFAIL(s, RP_EIO, "/dev/urandom: %s", strerror(errno));
+        } else {
+            char text[34];
+            for (int i = 0; i < 16; i++)
+                snprintf(text + 2 * i, 3, "%02x", r[i]);
+            text[32] = '\n';
+            text[33] = 0;
+            rc = rp_atomic_write(path, text, 33, s->err, sizeof s->err);
+            if (rc == RP_OK) {
+                memcpy(s->deployment, text, 32);
+                s->deployment[32] = 0;
+            }
+        }
+    }
+    unlock(s);
+    return rc;
 }
 
 int rp_state_open(rp_state **out, const char *dir, char *err, size_t errlen)
@@ -59,15 +131,26 @@ int rp_state_open(rp_state **out, const char *dir, char *err, size_t errlen)
         free(s);
         return rp_err(err, errlen, RP_ENOMEM, "out of memory");
     }
+    s->runfd = -1;
     snprintf(sub, sizeof sub, "%s/state.lock", dir);
-    s->lockfd = open(sub, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    s->lockfd = open(sub, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->lockfd < 0) {
         rc = rp_err(err, errlen, RP_EIO, "%s: %s", sub, strerror(errno));
         rp_state_free(s);
         return rc;
     }
+    if ((rc = load_deployment(s))) {
+        rp_err(err, errlen, rc, "%s", s->err);
+        rp_state_free(s);
+        return rc;
+    }
     *out = s;
     return RP_OK;
+}
+
+const char *rp_state_deployment(const rp_state *s)
+{
+    return s ? s->deployment : NULL;
 }
 
 static int lock(rp_state *s)
@@ -135,10 +218,185 @@ static int load(rp_state *s, json_object **out, const char *path)
         return rc;
     }
     json_object *j = b.data ? json_tokener_parse(b.data) : NULL;
+    size_t got = b.len;
     rc_buf_free(&b);
     if (!j || !json_object_is_type(j, json_type_object)) {
         json_object_put(j);
-        return SFAIL(s, RP_ECORRUPT, "%s: not a JSON object", path);
+        return SFAIL(s, RP_ECORRUPT, "%s: damaged (%s)", path,
+                     got ? "not a JSON object" : "empty file");
+    }
+    *out = j;
+    return RP_OK;
+}
+
+/* ---- validation: every state file read is checked for the types its readers rely on ---- */
+
+enum { T_NULL = 1, T_STR = 2, T_INT = 4, T_OBJ = 8, T_ARR = 16, T_BOOL = 32 };
+
+static int type_ok(json_object *v, int types)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_null:
+        return types & T_NULL;
+    case json_type_string:
+        return types & T_STR;
+    case json_type_int:
+        return types & T_INT;
+    case json_type_object:
+        return types & T_OBJ;
+    case json_type_array:
+        return types & T_ARR;
+    case json_type_boolean:
+        return types & T_BOOL;
+    default:
+        return 0;
+    }
+}
+
+/* 1 when o has key with one of types; else writes why. A missing key counts as null. */
+static int field_ok(json_object *o, const char *key, int types, const char *where, char *why,
+                    size_t cap)
+{
+    json_object *v = NULL;
+    int has = json_object_object_get_ex(o, key, &v);
+    if ((!has && (types & T_NULL)) || (has && type_ok(v, types)))
+        return 1;
+    snprintf(why, cap, "%s\"%s\" is missing or of the wrong type", where, key);
+    return 0;
+}
+
+static int name_in(json_object *o, const char *key, const char *const *names, int n)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(json_object_get_string(v), names[i]))
+            return i;
+    return -1;
+}
+
+static int run_valid(json_object *run, char *why, size_t cap)
+{
+    json_object *a;
+    if (!field_ok(run, "run_id", T_STR, "", why, cap) ||
+        !field_ok(run, "index", T_STR, "", why, cap) ||
+        !field_ok(run, "status", T_STR, "", why, cap) ||
+        !field_ok(run, "created_ms", T_INT, "", why, cap) ||
+        !field_ok(run, "updated_ms", T_INT | T_NULL, "", why, cap) ||
+        !field_ok(run, "finished_ms", T_INT | T_NULL, "", why, cap) ||
+        !field_ok(run, "params", T_OBJ, "", why, cap) ||
+        !field_ok(run, "version", T_INT | T_NULL, "", why, cap) ||
+        !field_ok(run, "error", T_STR | T_NULL, "", why, cap) ||
+        !field_ok(run, "steps", T_ARR, "", why, cap) ||
+        !field_ok(run, "replays", T_ARR | T_NULL, "", why, cap) ||
+        !field_ok(run, "artifacts", T_OBJ, "", why, cap) ||
+        !field_ok(run, "events", T_ARR, "", why, cap))
+        return 0;
+    if (name_in(run, "status", status_names, 4) < 0) {
+        snprintf(why, cap, "unknown run status");
+        return 0;
+    }
+    json_object_object_get_ex(run, "steps", &a);
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *st = json_object_array_get_idx(a, i);
+        if (!json_object_is_type(st, json_type_object) ||
+            !field_ok(st, "name", T_STR, "a step's ", why, cap) ||
+            !field_ok(st, "status", T_STR, "a step's ", why, cap) ||
+            !field_ok(st, "attempts", T_INT, "a step's ", why, cap) ||
+            !field_ok(st, "started_ms", T_INT | T_NULL, "a step's ", why, cap) ||
+            !field_ok(st, "finished_ms", T_INT | T_NULL, "a step's ", why, cap) ||
+            !field_ok(st, "duration_ms", T_INT | T_NULL, "a step's ", why, cap) ||
+            !field_ok(st, "cpu_ms", T_INT | T_NULL, "a step's ", why, cap) ||
+            !field_ok(st, "error", T_STR | T_NULL, "a step's ", why, cap)) {
+            if (!json_object_is_type(st, json_type_object))
+                snprintf(why, cap, "a step is not an object");
+            return 0;
+        }
+        if (name_in(st, "status", status_names, 6) < 0) {
+            snprintf(why, cap, "unknown step status");
+            return 0;
+        }
+    }
+    json_object_object_get_ex(run, "events", &a);
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *ev = json_object_array_get_idx(a, i);
+        if (!json_object_is_type(ev, json_type_object) ||
+            !field_ok(ev, "t_ms", T_INT, "an event's ", why, cap) ||
+            !field_ok(ev, "type", T_STR, "an event's ", why, cap) ||
+            !field_ok(ev, "step", T_STR | T_NULL, "an event's ", why, cap) ||
+            !field_ok(ev, "msg", T_STR | T_NULL, "an event's ", why, cap)) {
+            if (!json_object_is_type(ev, json_type_object))
+                snprintf(why, cap, "an event is not an object");
+            return 0;
+        }
+    }
+    json_object_object_get_ex(run, "artifacts", &a);
+    json_object_object_foreach(a, key, art)
+    {
+        (void)key;
+        if (!json_object_is_type(art, json_type_object) ||
+            !field_ok(art, "file", T_STR, "an artifact's ", why, cap) ||
+            !field_ok(art, "hash", T_STR, "an artifact's ", why, cap) ||
+            !field_ok(art, "bytes", T_INT, "an artifact's ", why, cap) ||
+            !field_ok(art, "records", T_INT | T_NULL, "an artifact's ", why, cap)) {
+            if (!json_object_is_type(art, json_type_object))
+                snprintf(why, cap, "an artifact is not an object");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int index_valid(json_object *idx, char *why, size_t cap)
+{
+    json_object *vs, *n;
+    if (!field_ok(idx, "index", T_STR, "", why, cap) ||
+        !field_ok(idx, "next_version", T_INT, "", why, cap) ||
+        !field_ok(idx, "active", T_INT | T_NULL, "", why, cap) ||
+        !field_ok(idx, "versions", T_ARR, "", why, cap))
+        return 0;
+    json_object_object_get_ex(idx, "next_version", &n);
+    if (json_object_get_int(n) < 1) {
+        snprintf(why, cap, "next_version < 1");
+        return 0;
+    }
+    json_object_object_get_ex(idx, "versions", &vs);
+    for (size_t i = 0; i < json_object_array_length(vs); i++) {
+        json_object *e = json_object_array_get_idx(vs, i);
+        if (!json_object_is_type(e, json_type_object) ||
+            !field_ok(e, "version", T_INT, "a version's ", why, cap) ||
+            !field_ok(e, "run_id", T_STR | T_NULL, "a version's ", why, cap) ||
+            !field_ok(e, "state", T_STR, "a version's ", why, cap) ||
+            !field_ok(e, "created_ms", T_INT | T_NULL, "a version's ", why, cap) ||
+            !field_ok(e, "updated_ms", T_INT | T_NULL, "a version's ", why, cap)) {
+            if (!json_object_is_type(e, json_type_object))
+                snprintf(why, cap, "a version is not an object");
+            return 0;
+        }
+        if (name_in(e, "state", vstate_names, 4) < 0) {
+            snprintf(why, cap, "unknown version state");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+enum { K_ANY, K_RUN, K_INDEX };
+
+/* load(), then the checks of its kind: a file that parses but does not hold what its readers
+ * rely on is damaged (RP_ECORRUPT, with the path and what is wrong), never "missing". */
+static int load_kind(rp_state *s, json_object **out, const char *path, int kind)
+{
+    json_object *j = NULL;
+    int rc = load(s, &j, path);
+    if (rc)
+        return rc;
+    char why[200] = "";
+    if ((kind == K_RUN && !run_valid(j, why, sizeof why)) ||
+        (kind == K_INDEX && !index_valid(j, why, sizeof why))) {
+        json_object_put(j);
+        return SFAIL(s, RP_ECORRUPT, "%s: damaged (%s)", path, why);
     }
     *out = j;
     return RP_OK;
@@ -192,7 +450,7 @@ static int with_run(rp_state *s, const char *run_id, run_fn fn, void *ud)
     if ((rc = lock(s)))
         return rc;
     json_object *run = NULL;
-    if ((rc = load(s, &run, path)) == RP_OK && (rc = fn(s, run, ud)) == RP_OK) {
+    if ((rc = load_kind(s, &run, path, K_RUN)) == RP_OK && (rc = fn(s, run, ud)) == RP_OK) {
         json_object_object_add(run, "updated_ms", json_object_new_int64(rc_wall_ms()));
         rc = save(s, path, run);
     }
@@ -228,7 +486,7 @@ int rp_run_create(rp_state *s, const char *run_id, const char *index, const char
         return rc;
     }
     json_object *run = json_object_new_object(), *arr = json_object_new_array();
-    if (mkdir(dir, 0755) < 0) {
+    if (mkdir(dir, 0700) < 0) {
         rc = errno == EEXIST ? SFAIL(s, RP_EEXISTS, "run %s exists", run_id)
                              : SFAIL(s, RP_EIO, "mkdir %s: %s", dir, strerror(errno));
         json_object_put(params);
@@ -262,6 +520,8 @@ int rp_run_create(rp_state *s, const char *run_id, const char *index, const char
     json_object_object_add(run, "events", json_object_new_array());
     add_event(run, "created", NULL, NULL);
     rc = save(s, path, run);
+    if (rc) /* no half-made run is left behind: the directory holds nothing else yet */
+        rmdir(dir);
 out:
     json_object_put(arr);
     json_object_put(run);
@@ -434,10 +694,10 @@ int rp_run_set_version(rp_state *s, const char *run_id, int version)
     return with_run(s, run_id, do_version, &a);
 }
 
-static int read_text(rp_state *s, char **out, const char *path)
+static int read_text(rp_state *s, char **out, const char *path, int kind)
 {
     json_object *j = NULL;
-    int rc = load(s, &j, path);
+    int rc = load_kind(s, &j, path, kind);
     if (rc)
         return rc;
     const char *t = json_object_to_json_string_ext(
@@ -456,7 +716,7 @@ int rp_run_read(rp_state *s, char **out, const char *run_id)
         return RP_EINVAL;
     char path[4200];
     int rc = path_of(s, path, sizeof path, "runs", run_id, "run.json");
-    return rc ? rc : read_text(s, out, path);
+    return rc ? rc : read_text(s, out, path, K_RUN);
 }
 
 /* Internal to artifact.c: with_run for artifacts. */
@@ -472,13 +732,299 @@ int rp_state_load_run_(rp_state *s, json_object **out, const char *run_id)
 {
     char path[4200];
     int rc = path_of(s, path, sizeof path, "runs", run_id, "run.json");
-    return rc ? rc : load(s, out, path);
+    return rc ? rc : load_kind(s, out, path, K_RUN);
 }
 char *rp_state_errbuf_(rp_state *s, size_t *cap);
 char *rp_state_errbuf_(rp_state *s, size_t *cap)
 {
     *cap = sizeof s->err;
     return s->err;
+}
+
+/* ---- a new run taking over an earlier run's finished steps ---- */
+
+typedef struct inherit_args {
+    const char *from_run;
+    json_object *from; /* the earlier run */
+    const char *const *steps;
+    size_t n;
+} inherit_args;
+
+static int link_or_copy(const char *from, const char *to)
+{
+    unlink(to);
+    if (link(from, to) == 0)
+        return 0;
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    char buf[65536];
+    ssize_t r = 0;
+    while (out >= 0 && (r = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)r) != r) {
+            r = -1;
+            break;
+        }
+    close(in);
+    if (out < 0 || r < 0 || fsync(out) < 0) {
+        if (out >= 0)
+            close(out);
+        unlink(to);
+        return -1;
+    }
+    return close(out);
+}
+
+static int do_inherit(rp_state *s, json_object *run, void *ud)
+{
+    inherit_args *a = ud;
+    json_object *arts, *from_arts;
+    json_object_object_get_ex(run, "artifacts", &arts);
+    json_object_object_get_ex(a->from, "artifacts", &from_arts);
+    for (size_t i = 0; i < a->n; i++) {
+        json_object *src = find_step(a->from, a->steps[i], NULL), *dst, *v;
+        dst = find_step(run, a->steps[i], NULL);
+        if (!src || !dst)
+            return SFAIL(s, RP_ENOTFOUND, "no step %s", a->steps[i]);
+        if (!json_object_object_get_ex(src, "status", &v) ||
+            strcmp(json_object_get_string(v), "SUCCEEDED") != 0)
+            break; /* only finished steps, in order */
+        json_object_object_foreach(from_arts, name, art)
+        {
+            json_object *st, *file;
+            if (!json_object_object_get_ex(art, "step", &st) ||
+                !json_object_is_type(st, json_type_string) ||
+                strcmp(json_object_get_string(st), a->steps[i]) != 0 ||
+                !json_object_object_get_ex(art, "file", &file))
+                continue;
+            const char *f = json_object_get_string(file);
+            if (!rp_name_valid(a->from_run) || strchr(f, '/') || f[0] == '.')
+                return SFAIL(s, RP_ECORRUPT, "artifact %s: bad file name", name);
+            char from[4300], to[4300];
+            snprintf(from, sizeof from, "%s/runs/%s/%s", s->dir, a->from_run, f);
+            snprintf(to, sizeof to, "%s/runs/%s/%s", s->dir,
+                     json_object_get_string(json_object_object_get(run, "run_id")), f);
+            if (link_or_copy(from, to) < 0)
+                continue; /* gone: the step will run again (its artifact does not check) */
+            json_object_object_add(arts, name, json_object_get(art));
+        }
+        static const char *const keep[] = {"status",      "attempts",    "started_ms",
+                                           "finished_ms", "duration_ms", "cpu_ms"};
+        for (size_t k = 0; k < sizeof keep / sizeof *keep; k++)
+            if (json_object_object_get_ex(src, keep[k], &v))
+                json_object_object_add(dst, keep[k], json_object_get(v));
+        char msg[200];
+        snprintf(msg, sizeof msg, "taken over from run %s", a->from_run);
+        add_event(run, "inherited", a->steps[i], msg);
+    }
+    return RP_OK;
+}
+
+int rp_run_inherit(rp_state *s, const char *run_id, const char *from_run, const char *const *steps,
+                   size_t n)
+{
+    if (!s || (n && !steps))
+        return RP_EINVAL;
+    char path[4200];
+    int rc = path_of(s, path, sizeof path, "runs", from_run, "run.json");
+    if (rc)
+        return rc;
+    inherit_args a = {from_run, NULL, steps, n};
+    if ((rc = load_kind(s, &a.from, path, K_RUN)))
+        return rc;
+    rc = with_run(s, run_id, do_inherit, &a);
+    json_object_put(a.from);
+    return rc;
+}
+
+/* ---- run locks: a run being executed is flock()ed by its process ---- */
+
+int rp_run_lock(rp_state *s, const char *run_id)
+{
+    if (!s)
+        return RP_EINVAL;
+    char path[4200];
+    int rc = path_of(s, path, sizeof path, "runs", run_id, "run.lock");
+    if (rc)
+        return rc;
+    if (s->runfd >= 0 && !strcmp(s->run_id, run_id))
+        return RP_OK;
+    rp_run_unlock(s);
+    char json[4200];
+    path_of(s, json, sizeof json, "runs", run_id, "run.json");
+    if (access(json, F_OK) < 0)
+        return SFAIL(s, RP_ENOTFOUND, "no run %s", run_id);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return SFAIL(s, RP_EIO, "%s: %s", path, strerror(errno));
+    /* Someone checking whether the run is alive holds the lock shared for an instant: retry
+     * for a while before calling the run busy. */
+    for (int tries = 0;; tries++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno != EWOULDBLOCK || tries >= 100) {
+            int e = errno;
+            char pid[32] = "";
+            ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+            pid[n > 0 ? n : 0] = 0;
+            pid[strcspn(pid, "\n")] = 0;
+            close(fd);
+            if (e == EWOULDBLOCK)
+                return SFAIL(s, RP_EBUSY, "run %s is being executed by another process%s%s%s",
+                             run_id, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+            return SFAIL(s, RP_EIO, "lock %s: %s", path, strerror(e));
+        }
+        usleep(10000);
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) < 0) {
+        /* the pid is only for messages */
+    }
+    s->runfd = fd;
+    snprintf(s->run_id, sizeof s->run_id, "%s", run_id);
+    return RP_OK;
+}
+
+void rp_run_unlock(rp_state *s)
+{
+    if (!s || s->runfd < 0)
+        return;
+    close(s->runfd); /* releases the flock */
+    s->runfd = -1;
+    s->run_id[0] = 0;
+}
+
+int rp_run_alive(rp_state *s, int *out, const char *run_id)
+{
+    if (!s || !out)
+        return RP_EINVAL;
+    char path[4200];
+    int rc = path_of(s, path, sizeof path, "runs", run_id, "run.lock");
+    if (rc)
+        return rc;
+    if (s->runfd >= 0 && !strcmp(s->run_id, run_id)) {
+        *out = 1;
+        return RP_OK;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno != ENOENT)
+            return SFAIL(s, RP_EIO, "%s: %s", path, strerror(errno));
+        *out = 0;
+        return RP_OK;
+    }
+    int alive;
+    for (;;) {
+        if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+            alive = 0;
+            break;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EWOULDBLOCK) {
+            alive = 1;
+            break;
+        }
+        rc = SFAIL(s, RP_EIO, "lock %s: %s", path, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    close(fd);
+    *out = alive;
+    return RP_OK;
+}
+
+/* ---- temp files of dead processes ---- */
+
+/* 1 when name ends in ".tmp.<pid>" or ".tmp.<pid>.<n>"; *pid gets the pid. */
+static int tmp_name(const char *name, long *pid)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (!t)
+        return 0;
+    for (const char *n; (n = strstr(t + 1, ".tmp."));)
+        t = n;
+    char *end;
+    errno = 0;
+    long p = strtol(t + 5, &end, 10);
+    if (end == t + 5 || errno || p <= 0)
+        return 0;
+    if (*end == '.') {
+        const char *q = end + 1;
+        if (!*q)
+            return 0;
+        for (; *q; q++)
+            if (*q < '0' || *q > '9')
+                return 0;
+    } else if (*end) {
+        return 0;
+    }
+    *pid = p;
+    return 1;
+}
+
+static size_t sweep_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    size_t removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid;
+        if (!tmp_name(e->d_name, &pid) || pid == (long)getpid())
+            continue;
+        /* A process that is gone cannot be writing it; a live one (or a pid reused since) is
+         * left alone: removing a live writer's file would lose its work. */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[4400];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path &&
+            unlinkat(dirfd(d), e->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+int rp_state_sweep(rp_state *s, size_t *removed, const char *run_id)
+{
+    if (!s)
+        return RP_EINVAL;
+    char path[4200];
+    int rc;
+    if (run_id && (rc = path_of(s, path, sizeof path, "runs", run_id, "x")))
+        return rc;
+    if ((rc = lock(s)))
+        return rc;
+    size_t n = sweep_dir(s->dir);
+    snprintf(path, sizeof path, "%s/indexes", s->dir);
+    n += sweep_dir(path);
+    if (run_id) {
+        snprintf(path, sizeof path, "%s/runs/%s", s->dir, run_id);
+        n += sweep_dir(path);
+    } else {
+        snprintf(path, sizeof path, "%s/runs", s->dir);
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (!rp_name_valid(e->d_name))
+                continue;
+            char sub[4400];
+            snprintf(sub, sizeof sub, "%s/runs/%s", s->dir, e->d_name);
+            n += sweep_dir(sub);
+        }
+        if (d)
+            closedir(d);
+    }
+    unlock(s);
+    if (removed)
+        *removed = n;
+    return RP_OK;
 }
 
 /* ---- indexes ---- */
@@ -498,6 +1044,22 @@ static json_object *find_version(json_object *idx, int v)
 
 int rp_index_reserve(rp_state *s, int *out_version, const char *index, const char *run_id)
 {
+    return rp_index_reserve_from(s, out_version, index, run_id, 1);
+}
+
+static json_object *new_index(const char *index)
+{
+    json_object *idx = json_object_new_object();
+    json_object_object_add(idx, "index", jstr(index));
+    json_object_object_add(idx, "next_version", json_object_new_int(1));
+    json_object_object_add(idx, "active", NULL);
+    json_object_object_add(idx, "versions", json_object_new_array());
+    return idx;
+}
+
+int rp_index_reserve_from(rp_state *s, int *out_version, const char *index, const char *run_id,
+                          int min_version)
+{
     if (!s || !out_version)
         return RP_EINVAL;
     char path[4200];
@@ -509,13 +1071,9 @@ int rp_index_reserve(rp_state *s, int *out_version, const char *index, const cha
     if ((rc = lock(s)))
         return rc;
     json_object *idx = NULL, *vs, *n;
-    rc = load(s, &idx, path);
+    rc = load_kind(s, &idx, path, K_INDEX);
     if (rc == RP_ENOTFOUND) {
-        idx = json_object_new_object();
-        json_object_object_add(idx, "index", jstr(index));
-        json_object_object_add(idx, "next_version", json_object_new_int(1));
-        json_object_object_add(idx, "active", NULL);
-        json_object_object_add(idx, "versions", json_object_new_array());
+        idx = new_index(index);
         rc = RP_OK;
     }
     if (rc)
@@ -526,6 +1084,8 @@ int rp_index_reserve(rp_state *s, int *out_version, const char *index, const cha
         goto out;
     }
     int v = json_object_get_int(n);
+    if (v < min_version) /* numbers whose collections exist already are never handed out */
+        v = min_version;
     int64_t now = rc_wall_ms();
     json_object *e = json_object_new_object();
     json_object_object_add(e, "version", json_object_new_int(v));
@@ -554,6 +1114,111 @@ static int vstate_of(json_object *e)
     return -1;
 }
 
+int rp_index_repair(rp_state *s, size_t *out_changes, char *aside, size_t asidecap,
+                    const char *index, const rp_found_version *found, size_t n, int active)
+{
+    if (!s || (n && !found) || active < 0)
+        return RP_EINVAL;
+    char path[4200];
+    int rc = path_of(s, path, sizeof path, "indexes", index, NULL);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (found[i].version < 1 || !rp_vstate_name(found[i].vstate) ||
+            (found[i].run_id && !rp_name_valid(found[i].run_id)))
+            return SFAIL(s, RP_EINVAL, "bad version to repair");
+    if (aside && asidecap)
+        aside[0] = 0;
+    if ((rc = lock(s)))
+        return rc;
+    size_t changes = 0;
+    json_object *idx = NULL, *vs, *nv;
+    rc = load_kind(s, &idx, path, K_INDEX);
+    if (rc == RP_ECORRUPT) {
+        /* Set the damaged file aside (never delete what a person may want to look at). */
+        char moved[4300];
+        snprintf(moved, sizeof moved, "%s.damaged-%lld", path, (long long)rc_wall_ms());
+        if (rename(path, moved) < 0) {
+            rc = SFAIL(s, RP_EIO, "rename %s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (aside && asidecap)
+            snprintf(aside, asidecap, "%s", moved);
+        changes++;
+        rc = RP_ENOTFOUND;
+    }
+    if (rc == RP_ENOTFOUND) {
+        idx = new_index(index);
+        rc = RP_OK;
+    }
+    if (rc)
+        goto out;
+    json_object_object_get_ex(idx, "versions", &vs);
+    json_object_object_get_ex(idx, "next_version", &nv);
+    int next = json_object_get_int(nv);
+    int64_t now = rc_wall_ms();
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = find_version(idx, found[i].version);
+        if (!e) {
+            e = json_object_new_object();
+            json_object_object_add(e, "version", json_object_new_int(found[i].version));
+            json_object_object_add(e, "run_id", jstr(found[i].run_id));
+            json_object_object_add(e, "state", jstr(rp_vstate_name(found[i].vstate)));
+            json_object_object_add(e, "created_ms", json_object_new_int64(now));
+            json_object_object_add(e, "updated_ms", json_object_new_int64(now));
+            json_object_object_add(e, "repaired", json_object_new_boolean(1));
+            json_object_array_add(vs, e);
+            changes++;
+        }
+        if (found[i].version >= next)
+            next = found[i].version + 1;
+    }
+    /* Keep the versions in order (added ones may fall between recorded ones). */
+    size_t nvs = json_object_array_length(vs);
+    for (size_t i = 1; i < nvs; i++)
+        for (size_t j = i; j > 0; j--) {
+            json_object *a = json_object_array_get_idx(vs, j - 1),
+                        *b = json_object_array_get_idx(vs, j), *va, *vb;
+            json_object_object_get_ex(a, "version", &va);
+            json_object_object_get_ex(b, "version", &vb);
+            if (json_object_get_int(va) <= json_object_get_int(vb))
+                break;
+            json_object_get(a);
+            json_object_get(b);
+            json_object_array_put_idx(vs, j - 1, b);
+            json_object_array_put_idx(vs, j, a);
+        }
+    if (next != json_object_get_int(nv)) {
+        json_object_object_add(idx, "next_version", json_object_new_int(next));
+        changes++;
+    }
+    /* What readers see (the alias) is the truth about which version is active. */
+    json_object *a;
+    int cur = json_object_object_get_ex(idx, "active", &a) && a ? json_object_get_int(a) : 0;
+    json_object *ae = active ? find_version(idx, active) : NULL;
+    if (active && !ae) {
+        rc = SFAIL(s, RP_EINVAL, "the active version %d is not among the versions", active);
+        goto out;
+    }
+    if (ae && vstate_of(ae) != RP_V_PROMOTED) {
+        json_object_object_add(ae, "state", jstr("promoted"));
+        json_object_object_add(ae, "updated_ms", json_object_new_int64(now));
+        changes++;
+    }
+    if (cur != active) {
+        json_object_object_add(idx, "active", active ? json_object_new_int(active) : NULL);
+        changes++;
+    }
+    if (changes)
+        rc = save(s, path, idx);
+    if (rc == RP_OK && out_changes)
+        *out_changes = changes;
+out:
+    json_object_put(idx);
+    unlock(s);
+    return rc;
+}
+
 int rp_index_set_state(rp_state *s, const char *index, int version, int vstate)
 {
     if (!s)
@@ -567,7 +1232,7 @@ int rp_index_set_state(rp_state *s, const char *index, int version, int vstate)
     if ((rc = lock(s)))
         return rc;
     json_object *idx = NULL, *a;
-    if ((rc = load(s, &idx, path)))
+    if ((rc = load_kind(s, &idx, path, K_INDEX)))
         goto out;
     json_object *e = find_version(idx, version);
     if (!e) {
@@ -625,7 +1290,7 @@ int rp_index_active(rp_state *s, int *out_version, const char *index)
     if (rc)
         return rc;
     json_object *idx = NULL, *a;
-    if ((rc = load(s, &idx, path)))
+    if ((rc = load_kind(s, &idx, path, K_INDEX)))
         return rc;
     *out_version = json_object_object_get_ex(idx, "active", &a) && a ? json_object_get_int(a) : 0;
     json_object_put(idx);
@@ -638,7 +1303,7 @@ int rp_index_read(rp_state *s, char **out, const char *index)
         return RP_EINVAL;
     char path[4200];
     int rc = path_of(s, path, sizeof path, "indexes", index, NULL);
-    return rc ? rc : read_text(s, out, path);
+    return rc ? rc : read_text(s, out, path, K_INDEX);
 }
 
 int rp_collection_name(char *buf, size_t cap, const char *prefix, const char *index, int version)

@@ -44,6 +44,10 @@ const char *rp_strerror(int code)
         return "stopped by callback";
     case RP_ESTATE:
         return "transition not allowed";
+    case RP_EBUSY:
+        return "run busy in another process";
+    case RP_EQDRANT:
+        return "vector store error";
     }
     return "unknown error";
 }
@@ -298,7 +302,7 @@ int rp_atomic_write(const char *path, const char *data, size_t len, char *err, s
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(), counter++) >=
         sizeof tmp)
         return rp_err(err, errlen, RP_EINVAL, "path too long: %s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return rp_err(err, errlen, RP_EIO, "create %s: %s", tmp, strerror(errno));
     size_t off = 0;
@@ -340,7 +344,7 @@ int rp_mkdir_p(const char *path, char *err, size_t errlen)
         if (buf[i] == '/' || buf[i] == 0) {
             char c = buf[i];
             buf[i] = 0;
-            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            if (mkdir(buf, 0700) < 0 && errno != EEXIST)
                 return rp_err(err, errlen, RP_EIO, "mkdir %s: %s", buf, strerror(errno));
             buf[i] = c;
         }

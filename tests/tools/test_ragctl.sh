@@ -4,20 +4,12 @@
 set -u
 ragctl=$1 src=$2 python=$3
 tmp=$(mktemp -d)
-srv_pid=
+. "$src/tests/tools/tap.sh"
 cleanup() {
-    [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
+    stop_servers
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-n=0 failed=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-flunk() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/# /' | tail -15; }
-expect() { # expect DESCRIPTION WANT_EXIT COMMAND...
-    local what=$1 want=$2; shift 2
-    out=$("$@" 2>&1); local rc=$?
-    if [ "$rc" = "$want" ]; then pass "$what"; else flunk "$what (exit $rc, want $want)" "$out"; fi
-}
 unset QDRANT_URL RAG_EMBEDDER RAG_PREFIX
 export RAG_STATE_DIR=$tmp/state NO_COLOR=1
 corpus=$src/examples/corpus
@@ -71,13 +63,21 @@ expect "history after failures" 0 "$ragctl" --json history --index docs
     pass "v1 (failed at chunk) is recorded as failed" || flunk "v1 recorded as failed" "$out"
 
 # replay --set: a changed input makes the steps that depend on it run again, and says so.
+# Replaying the active (promoted) run never touches its collection: it builds a new version.
 ok_run=$("$ragctl" --json runs | "$python" -c 'import json,sys; print([r["run_id"] for r in json.load(sys.stdin) if r["version"]==4][0])')
 before=$(wc -l <"$tmp/state2/runs/$ok_run/chunks.ndjson")
 expect "replay --set chunk_size=300 from embed" 0 "$ragctl" replay "$ok_run" --from embed --set chunk_size=300
 grep -q "chunk .*artifact missing or changed: running it again" <<<"$out" && grep -q "discover .*reused" <<<"$out" &&
     pass "discover reused, chunk re-run because its parameters changed" || flunk "replay --set re-runs chunk" "$out"
-after=$(wc -l <"$tmp/state2/runs/$ok_run/chunks.ndjson")
-[ "$after" -gt "$before" ] && pass "smaller chunks: $before -> $after" || flunk "smaller chunks ($before -> $after)"
+new_run=$(sed -n 's/^\([a-z0-9-]*\) SUCCEEDED$/\1/p' <<<"$out")
+[ -n "$new_run" ] && [ "$new_run" != "$ok_run" ] && pass "the replay is a new run ($new_run)" || flunk "the replay is a new run" "$out"
+after=$(wc -l <"$tmp/state2/runs/$new_run/chunks.ndjson" 2>/dev/null || echo 0)
+[ "$after" -gt "$before" ] && [ "$(wc -l <"$tmp/state2/runs/$ok_run/chunks.ndjson")" = "$before" ] &&
+    pass "smaller chunks in the new run: $before -> $after; the old run's untouched" || flunk "smaller chunks ($before -> $after)"
+expect "history after the replay" 0 "$ragctl" --json history --index docs
+"$python" -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["active"]==5 and d["alias_target"]=="rag_docs_v5", d' "$out" 2>/dev/null &&
+    pass "the replay built and promoted v5" || flunk "the replay built v5" "$out"
+ok_run=$new_run
 expect "replay --set with an unknown key" 64 "$ragctl" replay "$ok_run" --from embed --set colour=blue
 
 # status --follow on a finished run prints its timeline and returns.
@@ -185,11 +185,7 @@ QDRANT_API_KEY=s3cret RAG_EMBED_API_KEY=k3y expect "config" 0 "$ragctl" config
 
 # The same pipeline against a Qdrant server.
 qurl=${QDRANT_TEST_URL:-}
-if [ -z "$qurl" ]; then
-    "$python" "$src/tests/servers/qdrant_server.py" --port 0 >"$tmp/q.out" &
-    srv_pid=$!
-    for _ in $(seq 100); do qurl=$(sed -n 's/^QDRANT_URL=//p' "$tmp/q.out"); [ -n "$qurl" ] && break; sleep 0.1; done
-fi
+[ -z "$qurl" ] && start_server qurl QDRANT_URL "$src/tests/servers/qdrant_server.py" --port 0
 export RAG_STATE_DIR=$tmp/state3 QDRANT_URL=$qurl RAG_PREFIX="t$$"
 expect "ragctl demo against a Qdrant server" 0 "$ragctl" demo
 echo "1..$n"
