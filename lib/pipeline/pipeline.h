@@ -339,6 +339,7 @@ void rp_run_unlock(rp_state *s);
 int rp_run_alive(rp_state *s, int *out, const char *run_id);
 
 enum { RP_V_BUILDING = 0, RP_V_FAILED = 1, RP_V_PROMOTED = 2, RP_V_ROLLED_BACK = 3 };
+#define RP_MAX_VERSION 999999999 /* version numbers are 1..RP_MAX_VERSION */
 const char *rp_vstate_name(int vstate);
 
 /* <index>.json: {"index":..,"next_version":N,"active":null|v,

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <json-c/json.h>
@@ -339,7 +340,10 @@ static int run_valid(json_object *run, char *why, size_t cap)
             !field_ok(art, "file", T_STR, "an artifact's ", why, cap) ||
             !field_ok(art, "hash", T_STR, "an artifact's ", why, cap) ||
             !field_ok(art, "bytes", T_INT, "an artifact's ", why, cap) ||
-            !field_ok(art, "records", T_INT | T_NULL, "an artifact's ", why, cap)) {
+            !field_ok(art, "records", T_INT | T_NULL, "an artifact's ", why, cap) ||
+            !field_ok(art, "step", T_STR | T_NULL, "an artifact's ", why, cap) ||
+            !field_ok(art, "params", T_OBJ | T_NULL, "an artifact's ", why, cap) ||
+            !field_ok(art, "params_hash", T_STR, "an artifact's ", why, cap)) {
             if (!json_object_is_type(art, json_type_object))
                 snprintf(why, cap, "an artifact is not an object");
             return 0;
@@ -357,8 +361,8 @@ static int index_valid(json_object *idx, char *why, size_t cap)
         !field_ok(idx, "versions", T_ARR, "", why, cap))
         return 0;
     json_object_object_get_ex(idx, "next_version", &n);
-    if (json_object_get_int(n) < 1) {
-        snprintf(why, cap, "next_version < 1");
+    if (json_object_get_int64(n) < 1 || json_object_get_int64(n) > RP_MAX_VERSION + 1) {
+        snprintf(why, cap, "next_version out of 1..%d", RP_MAX_VERSION + 1);
         return 0;
     }
     json_object_object_get_ex(idx, "versions", &vs);
@@ -376,6 +380,12 @@ static int index_valid(json_object *idx, char *why, size_t cap)
         }
         if (name_in(e, "state", vstate_names, 4) < 0) {
             snprintf(why, cap, "unknown version state");
+            return 0;
+        }
+        json_object *v;
+        json_object_object_get_ex(e, "version", &v);
+        if (json_object_get_int64(v) < 1 || json_object_get_int64(v) > RP_MAX_VERSION) {
+            snprintf(why, cap, "a version out of 1..%d", RP_MAX_VERSION);
             return 0;
         }
     }
@@ -744,7 +754,7 @@ char *rp_state_errbuf_(rp_state *s, size_t *cap)
 /* ---- a new run taking over an earlier run's finished steps ---- */
 
 typedef struct inherit_args {
-    const char *from_run;
+    const char *run_id, *from_run;
     json_object *from; /* the earlier run */
     const char *const *steps;
     size_t n;
@@ -782,6 +792,9 @@ static int do_inherit(rp_state *s, json_object *run, void *ud)
     json_object *arts, *from_arts;
     json_object_object_get_ex(run, "artifacts", &arts);
     json_object_object_get_ex(a->from, "artifacts", &from_arts);
+    for (size_t i = 0; i < a->n; i++) /* every step known on both sides before any file moves */
+        if (!find_step(a->from, a->steps[i], NULL) || !find_step(run, a->steps[i], NULL))
+            return SFAIL(s, RP_ENOTFOUND, "no step %s", a->steps[i]);
     for (size_t i = 0; i < a->n; i++) {
         json_object *src = find_step(a->from, a->steps[i], NULL), *dst, *v;
         dst = find_step(run, a->steps[i], NULL);
@@ -803,8 +816,7 @@ static int do_inherit(rp_state *s, json_object *run, void *ud)
                 return SFAIL(s, RP_ECORRUPT, "artifact %s: bad file name", name);
             char from[4300], to[4300];
             snprintf(from, sizeof from, "%s/runs/%s/%s", s->dir, a->from_run, f);
-            snprintf(to, sizeof to, "%s/runs/%s/%s", s->dir,
-                     json_object_get_string(json_object_object_get(run, "run_id")), f);
+            snprintf(to, sizeof to, "%s/runs/%s/%s", s->dir, a->run_id, f);
             if (link_or_copy(from, to) < 0)
                 continue; /* gone: the step will run again (its artifact does not check) */
             json_object_object_add(arts, name, json_object_get(art));
@@ -830,7 +842,9 @@ int rp_run_inherit(rp_state *s, const char *run_id, const char *from_run, const 
     int rc = path_of(s, path, sizeof path, "runs", from_run, "run.json");
     if (rc)
         return rc;
-    inherit_args a = {from_run, NULL, steps, n};
+    if (!rp_name_valid(run_id) || !strcmp(run_id, from_run))
+        return SFAIL(s, RP_EINVAL, "a run inherits from another, valid run");
+    inherit_args a = {run_id, from_run, NULL, steps, n};
     if ((rc = load_kind(s, &a.from, path, K_RUN)))
         return rc;
     rc = with_run(s, run_id, do_inherit, &a);
@@ -850,7 +864,6 @@ int rp_run_lock(rp_state *s, const char *run_id)
         return rc;
     if (s->runfd >= 0 && !strcmp(s->run_id, run_id))
         return RP_OK;
-    rp_run_unlock(s);
     char json[4200];
     path_of(s, json, sizeof json, "runs", run_id, "run.json");
     if (access(json, F_OK) < 0)
@@ -884,6 +897,7 @@ int rp_run_lock(rp_state *s, const char *run_id)
     if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) < 0) {
         /* the pid is only for messages */
     }
+    rp_run_unlock(s); /* the run held before (only now: a failed lock keeps it held) */
     s->runfd = fd;
     snprintf(s->run_id, sizeof s->run_id, "%s", run_id);
     return RP_OK;
@@ -940,7 +954,23 @@ int rp_run_alive(rp_state *s, int *out, const char *run_id)
 
 /* ---- temp files of dead processes ---- */
 
-/* 1 when name ends in ".tmp.<pid>" or ".tmp.<pid>.<n>"; *pid gets the pid. */
+/* Digits only, at least one, no sign or space; the value (up to max) into *out. */
+static int all_digits(const char *p, const char *end, long max, long *out)
+{
+    long v = 0;
+    if (p == end)
+        return 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9' || v > (max - (*p - '0')) / 10)
+            return 0;
+        v = v * 10 + (*p - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* 1 when name ends in ".tmp.<pid>" or ".tmp.<pid>.<n>" (digits only, pid in 1..INT_MAX); *pid
+ * gets the pid. */
 static int tmp_name(const char *name, long *pid)
 {
     const char *t = strstr(name, ".tmp.");
@@ -948,22 +978,13 @@ static int tmp_name(const char *name, long *pid)
         return 0;
     for (const char *n; (n = strstr(t + 1, ".tmp."));)
         t = n;
-    char *end;
-    errno = 0;
-    long p = strtol(t + 5, &end, 10);
-    if (end == t + 5 || errno || p <= 0)
+    const char *p = t + 5, *dot = strchr(p, '.'), *end = p + strlen(p);
+    long v, k;
+    if (dot && !all_digits(dot + 1, end, LONG_MAX, &k))
         return 0;
-    if (*end == '.') {
-        const char *q = end + 1;
-        if (!*q)
-            return 0;
-        for (; *q; q++)
-            if (*q < '0' || *q > '9')
-                return 0;
-    } else if (*end) {
+    if (!all_digits(p, dot ? dot : end, INT_MAX, &v) || v < 1)
         return 0;
-    }
-    *pid = p;
+    *pid = v;
     return 1;
 }
 
@@ -1086,6 +1107,11 @@ int rp_index_reserve_from(rp_state *s, int *out_version, const char *index, cons
     int v = json_object_get_int(n);
     if (v < min_version) /* numbers whose collections exist already are never handed out */
         v = min_version;
+    if (v > RP_MAX_VERSION) {
+        rc = SFAIL(s, RP_ESTATE, "%s: no version number left (%d is the last)", path,
+                   RP_MAX_VERSION);
+        goto out;
+    }
     int64_t now = rc_wall_ms();
     json_object *e = json_object_new_object();
     json_object_object_add(e, "version", json_object_new_int(v));
@@ -1124,7 +1150,8 @@ int rp_index_repair(rp_state *s, size_t *out_changes, char *aside, size_t asidec
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++)
-        if (found[i].version < 1 || !rp_vstate_name(found[i].vstate) ||
+        if (found[i].version < 1 || found[i].version > RP_MAX_VERSION ||
+            !rp_vstate_name(found[i].vstate) ||
             (found[i].run_id && !rp_name_valid(found[i].run_id)))
             return SFAIL(s, RP_EINVAL, "bad version to repair");
     if (aside && asidecap)
@@ -1134,16 +1161,8 @@ int rp_index_repair(rp_state *s, size_t *out_changes, char *aside, size_t asidec
     size_t changes = 0;
     json_object *idx = NULL, *vs, *nv;
     rc = load_kind(s, &idx, path, K_INDEX);
-    if (rc == RP_ECORRUPT) {
-        /* Set the damaged file aside (never delete what a person may want to look at). */
-        char moved[4300];
-        snprintf(moved, sizeof moved, "%s.damaged-%lld", path, (long long)rc_wall_ms());
-        if (rename(path, moved) < 0) {
-            rc = SFAIL(s, RP_EIO, "rename %s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (aside && asidecap)
-            snprintf(aside, asidecap, "%s", moved);
+    int damaged = rc == RP_ECORRUPT; /* set aside when the new history is saved, not before */
+    if (damaged) {
         changes++;
         rc = RP_ENOTFOUND;
     }
@@ -1208,6 +1227,23 @@ int rp_index_repair(rp_state *s, size_t *out_changes, char *aside, size_t asidec
     if (cur != active) {
         json_object_object_add(idx, "active", active ? json_object_new_int(active) : NULL);
         changes++;
+    }
+    if (damaged) {
+        /* Set the damaged file aside (never delete what a person may want to look at), under a
+         * name no file has yet. */
+        char moved[4300];
+        int64_t ms = rc_wall_ms();
+        for (int k = 0;; k++, ms++) {
+            snprintf(moved, sizeof moved, "%s.damaged-%lld", path, (long long)ms);
+            if (access(moved, F_OK) < 0 || k == 1000)
+                break;
+        }
+        if (rename(path, moved) < 0) {
+            rc = SFAIL(s, RP_EIO, "rename %s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (aside && asidecap)
+            snprintf(aside, asidecap, "%s", moved);
     }
     if (changes)
         rc = save(s, path, idx);
