@@ -42,6 +42,18 @@ for ex in qdrant_quickstart qdrant_blue_green; do
 done
 check "the examples link the installed libdriftq" sh -c "LD_LIBRARY_PATH='$libdir' ldd '$tmp/driftq_producer' | grep -q '$libdir/libdriftq.so'"
 
+# ragctl demo from the installed prefix finds its own installed sample corpus, not the source
+# tree's (which an installed ragctl may never see).
+ragctl_bin=$(find "$tmp/root" -type f -name ragctl -perm -u+x | head -n1)
+n=$((n + 1))
+if out=$(cd "$tmp" && RAG_STATE_DIR="$tmp/demo-state" LD_LIBRARY_PATH="$libdir" "$ragctl_bin" demo 2>&1) &&
+    grep -q "corpus $tmp/root/.*/share/ragkit/corpus" <<<"$out" && grep -q "demo passed" <<<"$out"; then
+    echo "ok $n - an installed ragctl demo runs on the installed sample corpus"
+else
+    echo "not ok $n - an installed ragctl demo runs on the installed sample corpus"; failed=$((failed + 1))
+    printf '%s\n' "$out" | sed 's/^/# /' | tail -20
+fi
+
 url=${DRIFTQ_TEST_URL:-}
 if [ -z "$url" ]; then
     "$python" "$src/tests/servers/driftq_broker.py" --port 0 >"$tmp/broker.out" &

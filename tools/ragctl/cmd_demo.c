@@ -64,6 +64,33 @@ static int count_events(tool_ctx *c, const char *run_id, const char *type, const
     return n;
 }
 
+/* The sample corpus: installed with ragctl (<prefix>/<datadir>/ragkit/corpus, found next to
+ * the executable first, so a relocated or staged install finds its own), else the source
+ * tree's when ragctl runs from its build directory. */
+static int demo_corpus(char *out, size_t cap)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    struct stat sb;
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            int w = snprintf(out, cap, "%s/%s/ragkit/corpus", exe, RAGCTL_BIN_TO_DATA);
+            if (w > 0 && (size_t)w < cap && stat(out, &sb) == 0 && S_ISDIR(sb.st_mode))
+                return 1;
+        }
+    }
+    const char *const places[] = {RAGCTL_DATADIR "/corpus", RAGCTL_SOURCE_CORPUS};
+    for (size_t i = 0; i < sizeof places / sizeof *places; i++) {
+        snprintf(out, cap, "%s", places[i]);
+        if (stat(out, &sb) == 0 && S_ISDIR(sb.st_mode))
+            return 1;
+    }
+    return 0;
+}
+
 int cmd_demo(tool_settings *st, int argc, char **argv)
 {
     const char *docs = NULL;
@@ -73,8 +100,15 @@ int cmd_demo(tool_settings *st, int argc, char **argv)
         else
             tool_die_usage("demo: unexpected argument \"%s\"", argv[i]);
     }
+    char corpus[PATH_MAX + 64];
+    if (!docs && !demo_corpus(corpus, sizeof corpus)) {
+        fprintf(stderr, "ragctl: the sample corpus is not installed (looked in %s/corpus); give "
+                        "one with --docs DIR\n",
+                RAGCTL_DATADIR);
+        return EX_NOINPUT;
+    }
     if (!docs)
-        docs = RAGCTL_DEMO_CORPUS;
+        docs = corpus;
     tool_ctx c;
     int ex = tool_open(&c, st, 1, 1);
     if (ex)
