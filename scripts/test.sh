@@ -9,20 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-deps=(meson ninja-build gcc g++ pkg-config git libcurl4-openssl-dev libjson-c-dev uuid-dev
-      libsqlite3-dev python3 python3-jsonschema valgrind clang clang-format libclang-rt-14-dev scdoc
-      binutils)
-missing=()
-for p in "${deps[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "== installing: ${missing[*]}"
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+. scripts/apt.sh
+apt_install "${build_deps[@]}" g++ git python3 python3-jsonschema valgrind clang clang-format \
+    libclang-rt-14-dev scdoc binutils
 
 # The test servers need Debian's python3 (with python3-jsonschema), whatever python3 is first
 # on PATH.
