@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "message.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

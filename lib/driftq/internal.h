@@ -54,10 +54,8 @@ long dq_backoff(driftq_client *c, int attempt, long base_ms, long max_ms);
 /* Parses resp body as JSON (NULL on failure, with the error set). Caller puts the object. */
 json_object *dq_parse(driftq_client *c, const char *text, size_t len);
 
-/* Internal entry points for unit tests and fuzzers (not exported). */
+/* Internal entry points for unit tests and fuzzers (not exported); the message decoder's are in
+ * message.h. */
 int dq_metrics_parse(driftq_metrics **out, const char *text, size_t len);
-int dq_decode_line(const char *line, size_t len, driftq_message **out);
-/* path: 0 the library's choice, 1 the fast path only, 2 json-c only. */
-int dq_decode_line_path(const char *line, size_t len, driftq_message **out, int path);
 
 #endif

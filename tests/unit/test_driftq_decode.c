@@ -1,5 +1,6 @@
 /* Unit tests of libdriftq's stream message decoding and metrics parsing. */
 #include "internal.h"
+#include "message.h"
 #include "tap.h"
 
 static const char full[] =
