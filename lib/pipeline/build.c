@@ -354,6 +354,18 @@ int rp_build_create(rp_state *s, char *run_id, size_t cap, const rp_build_config
     return RP_OK;
 }
 
+/* The run's record, or its read error (damaged or missing) with the state's message. */
+static int read_run_or_err(json_object **out, rp_state *s, const char *run_id, char *err,
+                           size_t errlen)
+{
+    if ((*out = rp_read_run(s, run_id)))
+        return RP_OK;
+    char *t = NULL;
+    int rc = rp_run_read(s, &t, run_id);
+    free(t);
+    return rp_err(err, errlen, rc ? rc : RP_ENOTFOUND, "%s", rp_state_errmsg(s));
+}
+
 /* The state of an index's version in its history, -1 when not recorded (or unreadable). */
 static int version_state(rp_state *s, const char *index, int version)
 {
@@ -402,13 +414,10 @@ static int run_prepare(rp_state *s, const char *run_id, const rp_build_config *c
 {
     size_t swept = 0;
     rp_state_sweep(s, &swept, run_id); /* temp files its killed attempts left */
-    json_object *run = rp_read_run(s, run_id);
-    if (!run) {
-        char *t = NULL;
-        int rc = rp_run_read(s, &t, run_id);
-        free(t);
-        return rp_err(err, errlen, rc ? rc : RP_ENOTFOUND, "%s", rp_state_errmsg(s));
-    }
+    json_object *run = NULL;
+    int rrc = read_run_or_err(&run, s, run_id, err, errlen);
+    if (rrc)
+        return rrc;
     int version = run_version(run), rc = RP_OK;
     json_object_put(run);
     int vs = version > 0 ? version_state(s, cfg->index, version) : -1;
@@ -546,13 +555,10 @@ int rp_build_replay(rp_state *s, char *out_run, size_t cap, const char *run_id, 
                       from);
     if (!out_run || cap < 48)
         return rp_err(err, errlen, RP_EINVAL, "invalid arguments");
-    json_object *run = rp_read_run(s, run_id);
-    if (!run) {
-        char *t = NULL;
-        int rc = rp_run_read(s, &t, run_id);
-        free(t);
-        return rp_err(err, errlen, rc ? rc : RP_ENOTFOUND, "%s", rp_state_errmsg(s));
-    }
+    json_object *run = NULL;
+    int rrc = read_run_or_err(&run, s, run_id, err, errlen);
+    if (rrc)
+        return rrc;
     int version = run_version(run);
     json_object_put(run);
     int vstate = version > 0 ? version_state(s, cfg->index, version) : -1;

@@ -134,6 +134,11 @@ int tool_settings_load(tool_settings *st, int argc, char **argv, const char *def
 void tool_settings_check(tool_settings *st)
 {
     st->dim = (size_t)tool_parse_int("RAG_EMBED_DIM", st->dim_text, 8, 65536);
-    if (!rp_name_valid(st->prefix))
-        tool_die_usage("RAG_PREFIX \"%s\" is invalid: use 1-64 of [a-z0-9_-]", st->prefix);
+    tool_check_name("RAG_PREFIX", st->prefix);
+}
+
+void tool_check_name(const char *what, const char *name)
+{
+    if (!rp_name_valid(name))
+        tool_die_usage("%s \"%s\" is invalid: use 1-64 of [a-z0-9_-]", what, name);
 }

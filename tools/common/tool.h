@@ -40,6 +40,9 @@ int tool_settings_load(tool_settings *st, int argc, char **argv, const char *def
 void tool_settings_check(tool_settings *st);
 /* A whole number from text in [lo, hi], else a usage error naming what (exits). */
 long tool_parse_int(const char *what, const char *text, long lo, long hi);
+/* An index name, run id or prefix must be 1-64 of [a-z0-9_-]; else a usage error naming what
+ * (exits). */
+void tool_check_name(const char *what, const char *name);
 /* url with any user:password@ masked, for printing. */
 void tool_mask_url(char *out, size_t cap, const char *url);
 

@@ -132,8 +132,7 @@ int cmd_build(tool_settings *st, int argc, char **argv)
     }
     if (!index)
         tool_die_usage("build needs --index NAME");
-    if (!rp_name_valid(index))
-        tool_die_usage("index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]", index);
+    tool_check_name("index name", index);
     if (fail_at && rp_step_index(fail_at) < 0)
         tool_die_usage("--fail-at: unknown step \"%s\"", fail_at);
     if (fail_mode && !fail_at)

@@ -102,8 +102,9 @@ int cmd_demo(tool_settings *st, int argc, char **argv)
     }
     char corpus[PATH_MAX + 64];
     if (!docs && !demo_corpus(corpus, sizeof corpus)) {
-        fprintf(stderr, "ragctl: the sample corpus is not installed (looked in %s/corpus); give "
-                        "one with --docs DIR\n",
+        fprintf(stderr,
+                "ragctl: the sample corpus is not installed (looked in %s/corpus); give "
+                "one with --docs DIR\n",
                 RAGCTL_DATADIR);
         return EX_NOINPUT;
     }

@@ -28,8 +28,7 @@ int cmd_rollback(tool_settings *st, int argc, char **argv)
     }
     if (!index)
         tool_die_usage("rollback needs --index NAME");
-    if (!rp_name_valid(index))
-        tool_die_usage("index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]", index);
+    tool_check_name("index name", index);
     if (steps && to)
         tool_die_usage("rollback takes --steps N or --to-version V, not both");
     if (!steps && !to)
@@ -72,8 +71,7 @@ int cmd_history(tool_settings *st, int argc, char **argv)
     }
     if (!index)
         tool_die_usage("history needs --index NAME [--repair]");
-    if (!rp_name_valid(index))
-        tool_die_usage("index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]", index);
+    tool_check_name("index name", index);
     tool_ctx c;
     int ex = tool_open(&c, st, 1, 0);
     if (ex)
@@ -183,8 +181,7 @@ int cmd_gc(tool_settings *st, int argc, char **argv)
     }
     if (!index || keep < 1)
         tool_die_usage("gc needs --index NAME --keep N (N >= 1)");
-    if (!rp_name_valid(index))
-        tool_die_usage("index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]", index);
+    tool_check_name("index name", index);
     tool_ctx c;
     int ex = tool_open(&c, st, 1, 0);
     if (ex)
@@ -228,8 +225,7 @@ int cmd_query(tool_settings *st, int argc, char **argv)
     }
     if (!index || !text)
         tool_die_usage("query needs --index NAME [--] \"text\"");
-    if (!rp_name_valid(index))
-        tool_die_usage("index name \"%s\" is invalid: use 1-64 of [a-z0-9_-]", index);
+    tool_check_name("index name", index);
     tool_ctx c;
     int ex = tool_open(&c, st, 1, 1);
     if (ex)

@@ -139,8 +139,7 @@ int cmd_status(tool_settings *st, int argc, char **argv)
     }
     if (!run_id)
         tool_die_usage("status needs RUN");
-    if (!rp_name_valid(run_id))
-        tool_die_usage("run id \"%s\" is invalid: use 1-64 of [a-z0-9_-]", run_id);
+    tool_check_name("run id", run_id);
     tool_ctx c;
     int ex = tool_open(&c, st, 0, 0);
     if (ex)
@@ -275,8 +274,7 @@ int cmd_log(tool_settings *st, int argc, char **argv)
 {
     if (argc != 1)
         tool_die_usage("log needs RUN");
-    if (!rp_name_valid(argv[0]))
-        tool_die_usage("run id \"%s\" is invalid: use 1-64 of [a-z0-9_-]", argv[0]);
+    tool_check_name("run id", argv[0]);
     tool_ctx c;
     int ex = tool_open(&c, st, 0, 0);
     if (ex)
