@@ -1,12 +1,13 @@
 /* Local mode: Qdrant filters, compiled from their JSON text and checked against payloads.
  *
  * Semantics follow segment/src/payload_storage/query_checker.rs and condition_checker.rs as
- * tests/servers/qdrant_server.py mirrors them (check_filter, _field_condition, _match_check,
- * payload_values). Supported: must / should / must_not / min_should (each a condition or a
- * list), nested filters as conditions, field conditions with match value / any / except and
- * numeric range, is_empty and is_null (as field condition flags or as their own conditions),
- * has_id and nested. Anything else is refused at compile time with LS_EUNSUPPORTED, so a filter
- * is never silently evaluated differently from Qdrant. */
+ * tests/servers/qdrant/filters.py mirrors them (check_filter, _field_condition, _match_check,
+ * payload_values; payload_values is in tests/servers/qdrant/payload.py). Supported: must / should /
+ * must_not / min_should (each a condition or a list), nested filters as conditions, field
+ * conditions with match value / any / except and numeric range, is_empty and is_null (as field
+ * condition flags or as their own conditions), has_id and nested. Anything else is refused at
+ * compile time with LS_EUNSUPPORTED, so a filter is never silently evaluated differently from
+ * Qdrant. */
 #include "lstore.h"
 
 #include <json-c/json.h>

@@ -1,44 +1,8 @@
-/* Local mode: point ids (Qdrant's ExtendedPointId) and error names. */
-#include "lstore.h"
+/* Local mode: point ids (Qdrant's ExtendedPointId) and their keys in the database. */
+#include "store_int.h"
 
 #include <stdio.h>
 #include <string.h>
-
-const char *ls_strerror(int code)
-{
-    switch (code) {
-    case LS_OK:
-        return "success";
-    case LS_EINVAL:
-        return "invalid argument";
-    case LS_ENOMEM:
-        return "out of memory";
-    case LS_ENOTFOUND:
-        return "not found";
-    case LS_EEXISTS:
-        return "already exists";
-    case LS_ENAMECLASH:
-        return "alias and collection name clash";
-    case LS_EDIM:
-        return "wrong vector dimension";
-    case LS_ENONFINITE:
-        return "NaN or infinity in a vector";
-    case LS_EUNSUPPORTED:
-        return "not supported in local mode";
-    case LS_ENOTSTORE:
-        return "not a local store";
-    case LS_EACCES:
-        return "permission denied";
-    case LS_EIO:
-        return "I/O or database error";
-    case LS_EBUSY:
-        return "store locked by another writer";
-    case LS_ECORRUPT:
-        return "store damaged or of an unknown format";
-    default:
-        return "unknown error";
-    }
-}
 
 ls_id ls_id_num(uint64_t num)
 {
@@ -151,4 +115,42 @@ int ls_id_format(char *out, size_t cap, const ls_id *id)
         return -1;
     }
     return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+/* ---- id keys ---------------------------------------------------------------------------- */
+
+/* 9 bytes (0x00 + big-endian u64) or 17 bytes (0x01 + uuid): memcmp order = Qdrant's order. */
+size_t ls_key_encode(unsigned char out[17], const ls_id *id)
+{
+    if (id->kind == LS_ID_NUM) {
+        out[0] = 0;
+        for (int i = 0; i < 8; i++)
+            out[1 + i] = (unsigned char)(id->num >> (56 - 8 * i));
+        return 9;
+    }
+    out[0] = 1;
+    memcpy(out + 1, id->uuid, 16);
+    return 17;
+}
+
+int ls_key_decode(ls_id *id, const unsigned char *k, int len)
+{
+    memset(id, 0, sizeof *id);
+    if (len == 9 && k[0] == 0) {
+        id->kind = LS_ID_NUM;
+        for (int i = 0; i < 8; i++)
+            id->num = id->num << 8 | k[1 + i];
+        return 0;
+    }
+    if (len == 17 && k[0] == 1) {
+        id->kind = LS_ID_UUID;
+        memcpy(id->uuid, k + 1, 16);
+        return 0;
+    }
+    return -1;
+}
+
+int ls_id_valid(const ls_id *id)
+{
+    return id->kind == LS_ID_NUM || id->kind == LS_ID_UUID;
 }

@@ -7,7 +7,7 @@
  *   UTF-8 (no surrogates, no overlong forms) whose only escapes are the ones json-c writes:
  *   \" \\ \b \t \n \f \r and \u00XX (lower-case hex) for the other bytes below 0x20.
  * Numbers with a fraction or exponent are left to json-c (it keeps their text but they need the
- * finiteness check). Nesting is limited to MAX_DEPTH. tests/unit/test_local_basic.c checks the
+ * finiteness check). Nesting is limited to MAX_DEPTH. tests/local/test_local_basic.c checks the
  * answer against json-c on crafted and random inputs. */
 #include "lstore.h"
 

@@ -19,8 +19,15 @@
  * call. The library never prints, exits or aborts. One thread at a time per ls_store; separate
  * handles (in one process or several) are independent.
  *
- * Semantics follow Qdrant 1.19 (as tests/servers/qdrant_server.py implements them); the one
- * deliberate difference: ls_aliases_update applies its actions all-or-nothing. */
+ * Semantics are Qdrant 1.19's for a collection of one unnamed dense vector, as each call below
+ * states them: names, ids, payloads, filters, scores, orders and error cases are Qdrant's, and
+ * messages use Qdrant's wording where Qdrant has one. A call that reads or writes a collection
+ * (its existence, info, metadata or points) takes an alias of it too, as Qdrant resolves names
+ * (TableOfContent::resolve_name: an alias first, then the collection itself); the alias calls
+ * and ls_collection_delete take names as they are. Two deliberate differences, both stricter:
+ * ls_aliases_update applies its actions all-or-nothing (Qdrant applies them in order and keeps
+ * those before a failing one), and it refuses to rename an alias onto a collection's name
+ * (Qdrant does not check). */
 #ifndef LS_LSTORE_H
 #define LS_LSTORE_H
 
@@ -210,8 +217,9 @@ int ls_aliases_list(ls_names **out, ls_store *s, const char *collection);
 
 /* Inserts or overwrites n points (one transaction): point i has id ids[i], the dim floats at
  * vectors[i * dim] and payload payloads[i] (JSON object text) when payloads and payloads[i] are
- * non-NULL, else the empty payload {}. A later duplicate id in the batch wins. Cosine vectors
- * are normalised as Qdrant does. Errors: LS_ENOTFOUND, LS_EDIM, LS_ENONFINITE, LS_EINVAL
+ * non-NULL, else the empty payload {}. An existing point is replaced whole (vector and payload), as
+ * Qdrant's upsert does; a later duplicate id in the batch wins. Cosine vectors are normalised as
+ * Qdrant does (ls_cosine_preprocess). Errors: LS_ENOTFOUND, LS_EDIM, LS_ENONFINITE, LS_EINVAL
  * (payload not a JSON object, bad id), LS_EBUSY, LS_EIO. Nothing is written on error. */
 int ls_upsert(ls_store *s, const char *collection, size_t n, const ls_id *ids, const float *vectors,
               size_t dim, const char *const *payloads);
@@ -221,7 +229,8 @@ int ls_upsert_known(ls_store *s, const char *collection, size_t n, const ls_id *
                     const float *vectors, size_t dim, const char *const *payloads,
                     const unsigned char *canonical);
 
-/* Deletes the points among ids that exist (one transaction); *out (optional): how many. */
+/* Deletes the points among ids that exist (one transaction; as in Qdrant, an id that does not
+ * exist is not an error); *out (optional): how many. */
 int ls_delete(uint64_t *out, ls_store *s, const char *collection, const ls_id *ids, size_t n);
 /* Deletes the points that match filter_json (a Qdrant Filter object; NULL or "" matches all). */
 int ls_delete_by_filter(uint64_t *out, ls_store *s, const char *collection,
@@ -243,7 +252,8 @@ typedef struct ls_points {
 } ls_points;
 void ls_points_free(ls_points *list);
 
-/* The points among ids that exist, each once, in the order first asked for. */
+/* The points among ids that exist, each once, in the order first asked for (as Qdrant's retrieve;
+ * an id that does not exist is left out, not an error). */
 int ls_get(ls_points **out, ls_store *s, const char *collection, const ls_id *ids, size_t n,
            int with_payload, int with_vector);
 
@@ -254,7 +264,9 @@ typedef struct ls_scroll_params {
     int with_payload;
     int with_vector;
 } ls_scroll_params;
-/* One page in id order (Qdrant's: integers before UUIDs), with next_page set when more match. */
+/* One page in id order (Qdrant's: integers before UUIDs): the first limit matching points from
+ * offset on (offset itself included when it is a matching point), with next_page set to the id of
+ * the next matching point when there is one. */
 int ls_scroll(ls_points **out, ls_store *s, const char *collection, const ls_scroll_params *p);
 
 /* Exact count of the points matching filter_json (NULL or "": all). */
@@ -270,8 +282,11 @@ typedef struct ls_query_params {
     int with_payload;
     int with_vector;
 } ls_query_params;
-/* Exact nearest neighbours of vector (dim floats), best first; equal scores by id order.
- * Scores as Qdrant reports them: Cosine and Dot similarities, Euclid and Manhattan distances. */
+/* Exact nearest neighbours of vector (dim floats), best first; equal scores by id order. The
+ * best offset results are skipped, and up to limit of the rest returned. Scores as Qdrant reports
+ * them: Cosine and Dot similarities (the dot product, for Cosine of the query normalised as stored
+ * vectors are), Euclid and Manhattan distances (the square root of the sum of squared differences;
+ * the sum of absolute differences). */
 int ls_query(ls_points **out, ls_store *s, const char *collection, const float *vector, size_t dim,
              const ls_query_params *p);
 

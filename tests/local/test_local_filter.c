@@ -1,5 +1,5 @@
 /* Local mode engine: filter semantics, case by case, as the Qdrant test server evaluates them
- * (tests/servers/qdrant_server.py: check_filter, _field_condition, _match_check). */
+ * (tests/servers/qdrant/filters.py: check_filter, _field_condition, _match_check). */
 #include "lstore.h"
 #include "tap.h"
 
