@@ -124,6 +124,13 @@ QDRANT_API int qdrant_point_id_equal(const qdrant_point_id *a, const qdrant_poin
     return 0;
 }
 
+/* What qdrant_point_id_format accepts (its QDRANT_POINT_ID_STRLEN bytes always suffice), without
+ * formatting the id. */
+int qd_id_valid(const qdrant_point_id *id)
+{
+    return id->kind == QDRANT_ID_NUM || id->kind == QDRANT_ID_UUID;
+}
+
 int qd_put_id(rc_buf *b, const qdrant_point_id *id)
 {
     if (id->kind == QDRANT_ID_NUM) /* the usual case, once per point of a body: no snprintf */

@@ -1,6 +1,7 @@
 /* libqdrantc: a strict RFC 8259 JSON syntax check for caller-supplied JSON text (payloads, raw
  * filter conditions), which is then sent verbatim. json-c's tokener accepts NaN, single quotes
- * and other extensions even in strict mode, so it is not used for this. */
+ * and other extensions even in strict mode, so it is not used for this. qd_put_json_object
+ * writes such text into a request body. */
 #include "internal.h"
 
 #include <string.h>
@@ -181,4 +182,17 @@ int qd_json_valid(const char *text, size_t len, int want_object)
         return 0;
     ws(&v);
     return v.p == v.end;
+}
+
+int qd_put_json_object(rc_buf *b, const char *text)
+{
+    size_t len = strlen(text);
+    if (!qd_json_valid(text, len, 1))
+        return QDRANT_EINVAL;
+    const char *s = text, *e = text + len;
+    while (s < e && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
+        s++;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        e--;
+    return rc_buf_append(b, s, (size_t)(e - s)) ? QDRANT_ENOMEM : QDRANT_OK;
 }

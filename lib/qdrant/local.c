@@ -1,11 +1,13 @@
-/* libqdrantc local mode: the public calls on a store directory, through lib/local (no server).
+/* libqdrantc's local backend (local mode): the public calls on a store directory, through
+ * lib/local (no server).
  *
- * Each public function validates its arguments as for a server, then, when c->local_dir is set,
- * hands over to its ql_* twin here, which opens the store on first use, converts the types to
- * and from lib/local and maps the engine's errors to the codes a server gives for the same
- * situation, keeping the engine's (Qdrant's) message on the handle. */
+ * The front checks each call's arguments as for a server, then calls this backend's entry in its
+ * table (qd_local_backend, at the end), which opens the store on first use, converts the types
+ * to and from lib/local and maps the engine's errors to the codes a server gives for the same
+ * situation, keeping the engine's (Qdrant's) message on the handle. The only file of libqdrantc
+ * that includes lib/local's header. */
 #include "finite.h"
-#include "internal.h"
+#include "backend.h"
 #include "lstore.h"
 
 #include <math.h>
@@ -27,10 +29,10 @@ static int hexval(char ch)
     return -1;
 }
 
-int ql_parse_url(char **dir, const char *url)
+/* file:// URLs (no host but localhost, no query or fragment) and absolute or ./ ../ paths; the
+ * target is the directory, made absolute. */
+static int ql_parse_url(char **dir, const char *url)
 {
-    if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
-        return 0;
     const char *path;
     int file_url = 0;
     if (strncmp(url, "file://", 7) == 0) {
@@ -43,7 +45,7 @@ int ql_parse_url(char **dir, const char *url)
     } else if (url[0] == '/' || strncmp(url, "./", 2) == 0 || strncmp(url, "../", 3) == 0) {
         path = url;
     } else {
-        return QDRANT_EINVAL;
+        return 0; /* not a local URL */
     }
     /* A relative path is fixed against the working directory now, not at the (lazy) open. */
     char cwd[4096] = "";
@@ -78,12 +80,27 @@ int ql_parse_url(char **dir, const char *url)
     return 1;
 }
 
-/* ---- store and errors ---- */
+/* ---- the handle, store and errors ---- */
 
-void ql_close(qdrant_client *c)
+static int ql_open(qdrant_client *c, const qdrant_client_options *o, char *dir)
+{
+    c->local_dir = dir; /* no HTTP handle: the store is opened by the first call */
+    c->local_scan = o->version >= 2 && o->local_scan;
+    return QDRANT_OK;
+}
+
+static void ql_close(qdrant_client *c)
 {
     ls_close(c->local);
     c->local = NULL;
+    free(c->local_dir);
+    c->local_dir = NULL;
+}
+
+static long ql_connections(const qdrant_client *c)
+{
+    (void)c;
+    return 0;
 }
 
 /* Maps an engine error to the code a server gives for the same situation; clash is the code
@@ -144,12 +161,18 @@ static int ensure_open(qdrant_client *c)
     return qd_set_err(c, code, "local mode: %s", err[0] ? err : ls_strerror(r));
 }
 
-int ql_readyz(qdrant_client *c)
+static int ql_healthz(qdrant_client *c)
+{
+    (void)c; /* the library is alive; readyz checks the store */
+    return QDRANT_OK;
+}
+
+static int ql_readyz(qdrant_client *c)
 {
     return ensure_open(c);
 }
 
-int ql_server_info(qdrant_server_info **out, qdrant_client *c)
+static int ql_server_info(qdrant_server_info **out, qdrant_client *c)
 {
     qdrant_server_info *v = calloc(1, sizeof *v);
     if (v) {
@@ -169,10 +192,12 @@ int ql_server_info(qdrant_server_info **out, qdrant_client *c)
 
 static const char *const dist_names[] = {NULL, "Cosine", "Dot", "Euclid", "Manhattan"};
 
-int ql_collection_create(qdrant_client *c, const char *name, size_t dim, qdrant_distance d,
-                         const char *metadata)
+/* The server's knobs in o (checked by the front) do not apply here. */
+static int ql_collection_create(qdrant_client *c, const char *name, size_t dim, qdrant_distance d,
+                                const qdrant_collection_options *o, const char *metadata)
 {
     static const ls_distance map[] = {LS_COSINE, LS_COSINE, LS_DOT, LS_EUCLID, LS_MANHATTAN};
+    (void)o;
     int rc = ensure_open(c);
     if (rc)
         return rc;
@@ -180,7 +205,7 @@ int ql_collection_create(qdrant_client *c, const char *name, size_t dim, qdrant_
                    QDRANT_EINVAL);
 }
 
-int ql_collection_metadata_update(qdrant_client *c, const char *name, const char *metadata)
+static int ql_collection_metadata_update(qdrant_client *c, const char *name, const char *metadata)
 {
     int rc = ensure_open(c);
     if (rc)
@@ -188,7 +213,7 @@ int ql_collection_metadata_update(qdrant_client *c, const char *name, const char
     return ls_fail(c, ls_collection_metadata_update(c->local, name, metadata), QDRANT_EINVAL);
 }
 
-int ql_collection_delete(int *out, qdrant_client *c, const char *name)
+static int ql_collection_delete(int *out, qdrant_client *c, const char *name)
 {
     int rc = ensure_open(c), existed = 0;
     if (rc)
@@ -200,7 +225,7 @@ int ql_collection_delete(int *out, qdrant_client *c, const char *name)
     return QDRANT_OK;
 }
 
-int ql_collection_exists(int *out, qdrant_client *c, const char *name)
+static int ql_collection_exists(int *out, qdrant_client *c, const char *name)
 {
     int rc = ensure_open(c), ex = 0;
     if (rc)
@@ -211,7 +236,7 @@ int ql_collection_exists(int *out, qdrant_client *c, const char *name)
     return QDRANT_OK;
 }
 
-int ql_collection_info(qdrant_collection_info **out, qdrant_client *c, const char *name)
+static int ql_collection_info(qdrant_collection_info **out, qdrant_client *c, const char *name)
 {
     int rc = ensure_open(c);
     if (rc)
@@ -254,7 +279,7 @@ int ql_collection_info(qdrant_collection_info **out, qdrant_client *c, const cha
     return QDRANT_OK;
 }
 
-int ql_collections_list(qdrant_name_list **out, qdrant_client *c)
+static int ql_collections_list(qdrant_name_list **out, qdrant_client *c)
 {
     int rc = ensure_open(c);
     if (rc)
@@ -277,8 +302,13 @@ int ql_collections_list(qdrant_name_list **out, qdrant_client *c)
     return QDRANT_OK;
 }
 
-int ql_payload_index_create(qdrant_client *c, const char *collection)
+/* A no-op: indexes only make a server faster. */
+static int ql_payload_index_create(qdrant_client *c, const char *collection, const char *field,
+                                   qdrant_field_type type, const qdrant_write_options *w)
 {
+    (void)field;
+    (void)type;
+    (void)w;
     int rc = ensure_open(c);
     if (rc)
         return rc;
@@ -288,7 +318,11 @@ int ql_payload_index_create(qdrant_client *c, const char *collection)
 
 /* ---- aliases ---- */
 
-int ql_alias_update(qdrant_client *c, int op, const char *a, const char *b)
+enum { QL_ALIAS_CREATE = 1, QL_ALIAS_DELETE = 2, QL_ALIAS_RENAME = 3, QL_ALIAS_SWITCH = 4 };
+
+/* a, b: (alias, collection) for create and switch, (alias, NULL) for delete, (old, new) for
+ * rename. */
+static int alias_update(qdrant_client *c, int op, const char *a, const char *b)
 {
     int rc = ensure_open(c);
     if (rc)
@@ -320,7 +354,28 @@ int ql_alias_update(qdrant_client *c, int op, const char *a, const char *b)
     return ls_fail(c, ls_aliases_update(c->local, act, n), QDRANT_ECONFLICT);
 }
 
-int ql_aliases_list(qdrant_alias_list **out, qdrant_client *c, const char *collection)
+static int ql_alias_create(qdrant_client *c, const char *alias, const char *collection)
+{
+    return alias_update(c, QL_ALIAS_CREATE, alias, collection);
+}
+
+static int ql_alias_delete(qdrant_client *c, const char *alias)
+{
+    return alias_update(c, QL_ALIAS_DELETE, alias, NULL);
+}
+
+static int ql_alias_rename(qdrant_client *c, const char *old_alias, const char *new_alias)
+{
+    return alias_update(c, QL_ALIAS_RENAME, old_alias, new_alias);
+}
+
+/* One transaction: all or nothing. */
+static int ql_alias_switch(qdrant_client *c, const char *alias, const char *collection)
+{
+    return alias_update(c, QL_ALIAS_SWITCH, alias, collection);
+}
+
+static int ql_aliases_list(qdrant_alias_list **out, qdrant_client *c, const char *collection)
 {
     int rc = ensure_open(c);
     if (rc)
@@ -350,12 +405,6 @@ int ql_aliases_list(qdrant_alias_list **out, qdrant_client *c, const char *colle
 }
 
 /* ---- points ---- */
-
-static int valid_id(const qdrant_point_id *id)
-{
-    char tmp[QDRANT_POINT_ID_STRLEN];
-    return qdrant_point_id_format(tmp, sizeof tmp, id) == QDRANT_OK;
-}
 
 static ls_id to_ls(const qdrant_point_id *id)
 {
@@ -441,13 +490,16 @@ static int take_points(qdrant_point_list **out, qdrant_client *c, ls_points *lp)
     return QDRANT_OK;
 }
 
-int ql_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_point_id *ids,
-              const float *vectors, size_t dim, const char *const *payloads, int checked,
-              const unsigned char *canon)
+/* Checks every point as the server backend's body builder does, then writes them in one
+ * transaction. checked: 1 when the caller has already checked ids, vectors and payloads (the
+ * upload); canon (optional): canon[i] != 0 when payloads[i] passed ls_json_canonical_object. */
+static int upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_point_id *ids,
+                  const float *vectors, size_t dim, const char *const *payloads, int checked,
+                  const unsigned char *canon)
 {
-    /* The checks (and messages) of the HTTP path's body builder, before anything is written. */
+    /* The server backend's body builder's checks and messages, before anything is written. */
     for (size_t i = 0; i < n && !checked; i++) {
-        if (!valid_id(&ids[i]))
+        if (!qd_id_valid(&ids[i]))
             return qd_set_err(c, QDRANT_EINVAL, "point %zu: invalid id (kind %d)", i, ids[i].kind);
         size_t k = rc_first_nonfinite(vectors + i * dim, dim);
         if (k < dim)
@@ -468,8 +520,18 @@ int ql_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_p
     return rc;
 }
 
-int ql_delete(qdrant_client *c, const char *collection, const qdrant_point_id *ids, size_t n)
+static int ql_points_upsert(qdrant_client *c, const char *collection, size_t n,
+                            const qdrant_point_id *ids, const float *vectors, size_t dim,
+                            const char *const *payloads, const qdrant_write_options *w)
 {
+    (void)w; /* a local write is applied when the call returns: wait and ordering do not apply */
+    return upsert(c, collection, n, ids, vectors, dim, payloads, 0, NULL);
+}
+
+static int ql_points_delete(qdrant_client *c, const char *collection, const qdrant_point_id *ids,
+                            size_t n, const qdrant_write_options *w)
+{
+    (void)w;
     int rc = ensure_open(c);
     if (rc)
         return rc;
@@ -481,8 +543,10 @@ int ql_delete(qdrant_client *c, const char *collection, const qdrant_point_id *i
     return rc;
 }
 
-int ql_delete_by_filter(qdrant_client *c, const char *collection, const qdrant_filter *f)
+static int ql_points_delete_by_filter(qdrant_client *c, const char *collection,
+                                      const qdrant_filter *f, const qdrant_write_options *w)
 {
+    (void)w;
     const char *fj;
     int rc = filter_json(c, f, &fj);
     if (rc || (rc = ensure_open(c)))
@@ -490,8 +554,8 @@ int ql_delete_by_filter(qdrant_client *c, const char *collection, const qdrant_f
     return ls_fail(c, ls_delete_by_filter(NULL, c->local, collection, fj ? fj : ""), QDRANT_EINVAL);
 }
 
-int ql_get(qdrant_point_list **out, qdrant_client *c, const char *collection,
-           const qdrant_point_id *ids, size_t n, int with_payload, int with_vector)
+static int ql_points_get(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                         const qdrant_point_id *ids, size_t n, int with_payload, int with_vector)
 {
     int rc = ensure_open(c);
     if (rc)
@@ -507,15 +571,13 @@ int ql_get(qdrant_point_list **out, qdrant_client *c, const char *collection,
     return rc ? rc : take_points(out, c, lp);
 }
 
-int ql_scroll(qdrant_point_list **out, qdrant_client *c, const char *collection,
-              const qdrant_scroll_options *o)
+static int ql_points_scroll(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                            const qdrant_scroll_options *o)
 {
     ls_scroll_params p;
     memset(&p, 0, sizeof p);
     ls_id off;
-    if (o->offset) {
-        if (!valid_id(o->offset))
-            return qd_set_err(c, QDRANT_EINVAL, "invalid offset id");
+    if (o->offset) { /* checked by the front */
         off = to_ls(o->offset);
         p.offset = &off;
     }
@@ -531,7 +593,8 @@ int ql_scroll(qdrant_point_list **out, qdrant_client *c, const char *collection,
     return take_points(out, c, lp);
 }
 
-int ql_count(uint64_t *out, qdrant_client *c, const char *collection, const qdrant_filter *f)
+static int ql_points_count(uint64_t *out, qdrant_client *c, const char *collection,
+                           const qdrant_filter *f)
 {
     const char *fj;
     uint64_t n = 0;
@@ -544,8 +607,8 @@ int ql_count(uint64_t *out, qdrant_client *c, const char *collection, const qdra
     return QDRANT_OK;
 }
 
-int ql_query(qdrant_point_list **out, qdrant_client *c, const char *collection, const float *vector,
-             size_t dim, const qdrant_query_options *o)
+static int ql_points_query(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                           const float *vector, size_t dim, const qdrant_query_options *o)
 {
     size_t k = rc_first_nonfinite(vector, dim);
     if (k < dim)
@@ -569,8 +632,9 @@ int ql_query(qdrant_point_list **out, qdrant_client *c, const char *collection, 
     return take_points(out, c, lp);
 }
 
-int ql_query_batch(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                   const float *vectors, size_t n, size_t dim, const qdrant_query_options *opts)
+static int ql_points_query_batch(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                                 const float *vectors, size_t n, size_t dim,
+                                 const qdrant_query_options *opts)
 {
     qdrant_query_options d = QDRANT_QUERY_OPTIONS_INIT;
     ls_query_params *p = calloc(n, sizeof *p);
@@ -617,3 +681,61 @@ int ql_query_batch(qdrant_point_list **out, qdrant_client *c, const char *collec
     free(tmp);
     return rc;
 }
+
+/* ---- upload ---- */
+
+/* The batches one after the other in the calling thread, each one transaction, no retries
+ * (nothing is transient but a lock held past the busy timeout). */
+static int ql_upload_run(qd_upload *u)
+{
+    int nomem = 0;
+    for (size_t i = 0; i < u->nb; i++) {
+        qd_batch *x = u->b[i];
+        if (u->stopped) {
+            qd_upload_settle_stopped(u, x);
+            continue;
+        }
+        int rc =
+            upsert(u->c, u->collection, x->count, u->ids + x->start, u->vectors + x->start * u->dim,
+                   u->dim, u->payloads ? u->payloads + x->start : NULL, 1,
+                   u->canon ? u->canon + x->start : NULL);
+        if (rc == QDRANT_ENOMEM)
+            nomem = 1;
+        qd_upload_settle(u, x, rc ? QD_BATCH_FAILED : QD_BATCH_DONE, rc, rc ? u->c->errmsg : NULL);
+    }
+    return nomem ? QDRANT_ENOMEM : QDRANT_OK;
+}
+
+const qd_backend_ops qd_local_backend = {
+    .is_local = 1,
+    .parse_url = ql_parse_url,
+    .open = ql_open,
+    .close = ql_close,
+    .connections = ql_connections,
+    .healthz = ql_healthz,
+    .readyz = ql_readyz,
+    .server_info = ql_server_info,
+    .collection_create = ql_collection_create,
+    .collection_delete = ql_collection_delete,
+    .collection_exists = ql_collection_exists,
+    .collection_info = ql_collection_info,
+    .collection_metadata_update = ql_collection_metadata_update,
+    .collections_list = ql_collections_list,
+    .payload_index_create = ql_payload_index_create,
+    .alias_create = ql_alias_create,
+    .alias_delete = ql_alias_delete,
+    .alias_rename = ql_alias_rename,
+    .alias_switch = ql_alias_switch,
+    .aliases_list = ql_aliases_list,
+    .points_upsert = ql_points_upsert,
+    .points_delete = ql_points_delete,
+    .points_delete_by_filter = ql_points_delete_by_filter,
+    .points_get = ql_points_get,
+    .points_scroll = ql_points_scroll,
+    .points_count = ql_points_count,
+    .points_query = ql_points_query,
+    .points_query_batch = ql_points_query_batch,
+    .upload_batch_size = sizeof(qd_batch),
+    .payload_canonical = ls_json_canonical_object,
+    .upload_run = ql_upload_run,
+};
