@@ -112,14 +112,4 @@ int rc_http_pool_run(rc_http_pool *p, rc_http_next_fn next, rc_http_done_fn done
 /* Percent-encodes s for a query string component into b. */
 int rc_buf_urlenc(rc_buf *b, const char *s);
 
-/* Exponential backoff with equal jitter: attempt 0 waits about base_ms, each later attempt twice
- * as long up to max_ms; the result lies in [cap/2, cap]. *rng is a non-zero xorshift64 state
- * (jitter only, no security role). */
-long rc_backoff_ms(uint64_t *rng, int attempt, long base_ms, long max_ms);
-
-/* Monotonic clock in ms, and an interruptible sleep: returns 1 when woken by fd/stop. */
-int64_t rc_now_ms(void);
-int64_t rc_wall_ms(void);
-int rc_sleep_ms(long ms, int wake_fd, const atomic_int *stop);
-
 #endif

@@ -9,6 +9,7 @@
 
 #include "driftq/driftq.h"
 #include "buf.h"
+#include "clock.h"
 #include "http.h"
 
 struct driftq_client {

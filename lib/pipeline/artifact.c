@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "http.h"
+#include "clock.h"
 #include "ndjson.h"
 
 int rp_state_with_run_(rp_state *s, const char *run_id,

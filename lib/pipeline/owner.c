@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "http.h"
+#include "clock.h"
 
 int rp_qerr(char *err, size_t errlen, qdrant_client *q, const char *what, int qrc)
 {

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "http.h"
+#include "clock.h"
 
 struct rp_state {
     char *dir;

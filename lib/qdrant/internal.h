@@ -21,6 +21,7 @@
 
 #include "qdrant/qdrant.h"
 #include "buf.h"
+#include "clock.h"
 #include "http.h"
 
 /* Nesting depth accepted in replies and payloads (json-c's default is 32). */

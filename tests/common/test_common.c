@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "finite.h"
 #include "http.h"
 #include "ndjson.h"
