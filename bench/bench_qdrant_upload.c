@@ -7,7 +7,7 @@
  *     another process, so its work is not counted;
  *   - the wall time.
  * Rows:
- *   libqdrantc upsert  qdrant_points_upsert() per batch (wait=true): request body built from the
+ *   libqdrantc upsert  qdrant_point_upsert() per batch (wait=true): request body built from the
  *                      float array, HTTP via libcurl, reply parsed and checked;
  *   raw floor          the very same request bodies, built before the clock starts, sent by a
  *                      minimal blocking-socket HTTP/1.1 loop (keep-alive, hand-written request
@@ -140,7 +140,7 @@ static uint32_t data_hash(void)
     return h;
 }
 
-/* The floor's request bodies: byte for byte what qdrant_points_upsert() sends (the shared
+/* The floor's request bodies: byte for byte what qdrant_point_upsert() sends (the shared
  * shortest round-trip float formatter, numeric ids, the payload text as given). */
 static void make_bodies(void)
 {
@@ -174,8 +174,8 @@ static sample bench_upsert(qdrant_client *c, const char *coll)
     sample t0 = mark();
     for (size_t lo = 0; lo < n_points; lo += batch) {
         size_t k = n_points - lo < batch ? n_points - lo : batch;
-        int rc = qdrant_points_upsert(c, coll, k, ids + lo, vectors + lo * dim, dim,
-                                      (const char *const *)payloads + lo, &w);
+        int rc = qdrant_point_upsert(c, coll, k, ids + lo, vectors + lo * dim, dim,
+                                     (const char *const *)payloads + lo, &w);
         if (rc)
             die("upsert", c, rc);
     }
@@ -190,8 +190,8 @@ static sample bench_upload(qdrant_client *c, const char *coll)
     o.parallel = 3;
     o.wait = 1;
     sample t0 = mark();
-    int rc = qdrant_points_upload(NULL, c, coll, n_points, ids, vectors, dim,
-                                  (const char *const *)payloads, &o);
+    int rc = qdrant_point_upload(NULL, c, coll, n_points, ids, vectors, dim,
+                                 (const char *const *)payloads, &o);
     if (rc)
         die("upload", c, rc);
     return since(t0);
@@ -377,7 +377,7 @@ static void fresh_collection(qdrant_client *c, char *buf, size_t cap)
 static void check_and_drop(qdrant_client *c, const char *coll)
 {
     uint64_t count = 0;
-    int rc = qdrant_points_count(&count, c, coll, NULL);
+    int rc = qdrant_point_count(&count, c, coll, NULL);
     if (rc)
         die("count", c, rc);
     if (count != n_points) {

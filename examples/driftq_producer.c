@@ -39,7 +39,7 @@ int main(int argc, char **argv)
         env.run_id = "example-run";
         env.step_id = "produce";
         env.idempotency_key = idem;
-        env.retry_policy.max_attempts = 3;
+        env.retry_max_attempts = 3;
         rc = driftq_produce(client, argv[2], key, value, strlen(value), &env);
         if (rc != DRIFTQ_OK) {
             fprintf(stderr, "produce %d: %s (%s)\n", i, driftq_strerror(rc),

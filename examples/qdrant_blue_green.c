@@ -19,7 +19,7 @@ static int build(qdrant_client *c, const char *name, float x)
     char payload[64];
     snprintf(payload, sizeof payload, "{\"built_as\":\"%s\"}", name);
     const char *p = payload;
-    return qdrant_points_upsert(c, name, 1, &id, v, DIM, &p, NULL);
+    return qdrant_point_upsert(c, name, 1, &id, v, DIM, &p, NULL);
 }
 
 static int show(qdrant_client *c, const char *alias)
@@ -29,7 +29,7 @@ static int show(qdrant_client *c, const char *alias)
     o.limit = 1;
     o.with_payload = 1;
     qdrant_point_list *hits = NULL;
-    int rc = qdrant_points_query(&hits, c, alias, q, DIM, &o);
+    int rc = qdrant_point_query(&hits, c, alias, q, DIM, &o);
     if (rc)
         return rc;
     printf("%s serves %s\n", alias,

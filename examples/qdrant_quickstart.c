@@ -38,7 +38,7 @@ int main(int argc, char **argv)
     const char *payloads[3] = {"{\"lang\":\"en\",\"title\":\"apples\"}",
                                "{\"lang\":\"de\",\"title\":\"Birnen\"}",
                                "{\"lang\":\"en\",\"title\":\"apples and pears\"}"};
-    if ((rc = qdrant_points_upsert(c, name, 3, ids, vectors, DIM, payloads, NULL)))
+    if ((rc = qdrant_point_upsert(c, name, 3, ids, vectors, DIM, payloads, NULL)))
         return fail(c, "upsert", rc);
 
     qdrant_filter *f = NULL;
@@ -50,7 +50,7 @@ int main(int argc, char **argv)
     q.filter = f;
     q.with_payload = 1;
     qdrant_point_list *hits = NULL;
-    rc = qdrant_points_query(&hits, c, name, query, DIM, &q);
+    rc = qdrant_point_query(&hits, c, name, query, DIM, &q);
     qdrant_filter_free(f);
     if (rc)
         return fail(c, "query", rc);

@@ -57,8 +57,8 @@ static void check_message(const driftq_message *m)
         touch_str(e->idempotency_key);
         touch_str(e->target_topic);
         sink += (size_t)e->deadline_ms + (size_t)e->partition_override +
-                (size_t)e->retry_policy.max_attempts + (size_t)e->retry_policy.backoff_ms +
-                (size_t)e->retry_policy.max_backoff_ms;
+                (size_t)e->retry_max_attempts + (size_t)e->retry_backoff_ms +
+                (size_t)e->retry_max_backoff_ms;
     }
 }
 
@@ -90,9 +90,9 @@ static void check_same(const driftq_message *a, const driftq_message *b)
          !same_str(x->idempotency_key, y->idempotency_key) ||
          !same_str(x->target_topic, y->target_topic) || x->deadline_ms != y->deadline_ms ||
          x->partition_override != y->partition_override ||
-         x->retry_policy.max_attempts != y->retry_policy.max_attempts ||
-         x->retry_policy.backoff_ms != y->retry_policy.backoff_ms ||
-         x->retry_policy.max_backoff_ms != y->retry_policy.max_backoff_ms))
+         x->retry_max_attempts != y->retry_max_attempts ||
+         x->retry_backoff_ms != y->retry_backoff_ms ||
+         x->retry_max_backoff_ms != y->retry_max_backoff_ms))
         abort();
 }
 

@@ -1,18 +1,10 @@
 /*
  * libdriftq: a C client for the DriftQ broker's v1 HTTP API.
  *
- * Conventions (the same across the whole library):
- *  - Functions that can fail return int: 0 (DRIFTQ_OK) or a negative driftq_error value. The
- *    detail (server error code and message, HTTP status, Retry-After, request id) stays on the
- *    client handle until its next call: see driftq_client_errmsg() and friends.
- *  - Output parameters come first and are named out. What comes back through T **out is the
- *    caller's and is freed with the NULL-safe T_free(). Pointers returned as plain return values
- *    are borrowed from their parent and stay valid as the function documents.
- *  - Every string passed in is copied; nothing is retained after a call returns.
- *  - Options structs carry a version field: initialise them with the _INIT macro or the
- *    _options_init() function. They only ever grow at the end.
- *  - The library never prints, exits or aborts. Optional logging goes through a callback; API
- *    keys and message bodies are never logged.
+ * Names, errors, ownership (owned out-parameters, borrowed return values), versioned options
+ * structs and callbacks follow doc/conventions.md, shared with libqdrantc; a function whose
+ * comment says otherwise departs from it there. Message keys, values and envelopes are never
+ * logged.
  *
  * Threading: a driftq_client may be used by one thread at a time. Separate clients are fully
  * independent. The single exception is driftq_consume_stop(), which may be called from any thread
@@ -35,10 +27,10 @@ extern "C" {
 #endif
 
 #define DRIFTQ_VERSION_MAJOR 0
-#define DRIFTQ_VERSION_MINOR 1
+#define DRIFTQ_VERSION_MINOR 2
 #define DRIFTQ_VERSION_PATCH 0
 /* The shared library's ABI major (the soname's number). */
-#define DRIFTQ_ABI_MAJOR 0
+#define DRIFTQ_ABI_MAJOR 1
 
 /* Error codes. Append-only: values are never renumbered. */
 typedef enum driftq_error {
@@ -63,7 +55,7 @@ typedef enum driftq_error {
 /* A static, never-NULL description of an error code. */
 DRIFTQ_API const char *driftq_strerror(int code);
 
-/* The library's version as "MAJOR.MINOR.PATCH". */
+/* The library's version as "MAJOR.MINOR.PATCH" (static, never NULL). */
 DRIFTQ_API const char *driftq_version_string(void);
 
 typedef struct driftq_client driftq_client;
@@ -103,14 +95,19 @@ DRIFTQ_API int driftq_client_options_init(driftq_client_options *opts, unsigned 
 DRIFTQ_API int driftq_client_new(driftq_client **out, const driftq_client_options *opts);
 DRIFTQ_API void driftq_client_free(driftq_client *client);
 
-/* Detail of the client's last failed call (borrowed, valid until the next call on the client). */
+/* Detail of the client's last failed call. The strings are borrowed from the client, valid until
+ * its next call ("" when none). */
 DRIFTQ_API const char *driftq_client_errmsg(const driftq_client *client);
 DRIFTQ_API int driftq_client_http_status(const driftq_client *client); /* 0: none */
-/* The broker's error code, e.g. "INVALID_ARGUMENT" ("" when none). */
+/* The broker's error code, e.g. "INVALID_ARGUMENT" ("" when none); borrowed from the client,
+ * valid until its next call. */
 DRIFTQ_API const char *driftq_client_server_code(const driftq_client *client);
 DRIFTQ_API long driftq_client_retry_after_ms(const driftq_client *client); /* -1: none */
+/* The request id of the last failed call ("" when none); borrowed from the client, valid until
+ * its next call. */
 DRIFTQ_API const char *driftq_client_request_id(const driftq_client *client);
-/* This client's default consumer owner: "<host>-<pid>-<uuid>", unique per client. */
+/* This client's default consumer owner: "<host>-<pid>-<uuid>", unique per client; borrowed from
+ * the client, valid until driftq_client_free(client). */
 DRIFTQ_API const char *driftq_client_owner(const driftq_client *client);
 /* TCP connections opened so far (connection reuse shows as a number that stays put). */
 DRIFTQ_API long driftq_client_connections(const driftq_client *client);
@@ -120,19 +117,23 @@ DRIFTQ_API long driftq_client_connections(const driftq_client *client);
 /* GET /v1/healthz: 0 when the broker answers {"status":"ok"}. */
 DRIFTQ_API int driftq_health(driftq_client *client);
 
-typedef struct driftq_server_version driftq_server_version;
-DRIFTQ_API int driftq_server_version_get(driftq_server_version **out, driftq_client *client);
-DRIFTQ_API const char *driftq_server_version_version(const driftq_server_version *v);
-DRIFTQ_API const char *driftq_server_version_commit(const driftq_server_version *v);
-DRIFTQ_API int driftq_server_version_wal_enabled(const driftq_server_version *v); /* 1/0/-1 */
-DRIFTQ_API void driftq_server_version_free(driftq_server_version *v);
+/* GET /v1/version: the broker's version, commit and whether its write-ahead log is on. */
+typedef struct driftq_server_info driftq_server_info;
+DRIFTQ_API int driftq_server_info_get(driftq_server_info **out, driftq_client *client);
+/* Borrowed from v, valid until driftq_server_info_free(v). */
+DRIFTQ_API const char *driftq_server_info_version(const driftq_server_info *v);
+DRIFTQ_API const char *driftq_server_info_commit(const driftq_server_info *v);
+DRIFTQ_API int driftq_server_info_wal_enabled(const driftq_server_info *v); /* 1/0/-1 */
+DRIFTQ_API void driftq_server_info_free(driftq_server_info *v);
 
 /* ---- Topics ---------------------------------------------------------------------------- */
 
 typedef struct driftq_topic_list driftq_topic_list;
 /* GET /v1/topics: every topic, sorted, dlq.* topics included. */
-DRIFTQ_API int driftq_topics_list(driftq_topic_list **out, driftq_client *client);
+DRIFTQ_API int driftq_topic_list_get(driftq_topic_list **out, driftq_client *client);
 DRIFTQ_API size_t driftq_topic_list_count(const driftq_topic_list *list);
+/* The i-th name, borrowed from list, valid until driftq_topic_list_free(list); NULL when i is out
+ * of range. */
 DRIFTQ_API const char *driftq_topic_list_name(const driftq_topic_list *list, size_t i);
 DRIFTQ_API int driftq_topic_list_contains(const driftq_topic_list *list, const char *name);
 DRIFTQ_API void driftq_topic_list_free(driftq_topic_list *list);
@@ -145,14 +146,9 @@ DRIFTQ_API int driftq_topic_ensure(driftq_client *client, const char *name, int 
 
 /* ---- Produce --------------------------------------------------------------------------- */
 
-typedef struct driftq_retry_policy {
-    int max_attempts;   /* total deliveries before dlq.<topic>; 0: no policy (retry for ever) */
-    int64_t backoff_ms; /* first backoff after a lease expiry; 0: none */
-    int64_t max_backoff_ms;
-} driftq_retry_policy;
-
 #define DRIFTQ_ENVELOPE_VERSION 1
-/* A message's envelope. Every string field may be NULL (left out). */
+/* A message's envelope, versioned: it only ever grows at its end. Every string field may be NULL
+ * (left out). */
 typedef struct driftq_envelope {
     unsigned int version;
     const char *run_id;
@@ -165,15 +161,15 @@ typedef struct driftq_envelope {
     const char *target_topic; /* the broker appends to this topic instead */
     int64_t deadline_ms;      /* Unix epoch milliseconds; 0: none */
     int partition_override;   /* -1: none */
-    driftq_retry_policy retry_policy;
+    /* The retry policy, sent as the envelope's "retry_policy" object. */
+    int retry_max_attempts; /* total deliveries before dlq.<topic>; 0: no policy (retry for ever) */
+    int64_t retry_backoff_ms; /* first backoff after a lease expiry; 0: none */
+    int64_t retry_max_backoff_ms;
 } driftq_envelope;
 
 #define DRIFTQ_ENVELOPE_INIT                                                                       \
     {                                                                                              \
-        DRIFTQ_ENVELOPE_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, -1,                        \
-        {                                                                                          \
-            0, 0, 0                                                                                \
-        }                                                                                          \
+        DRIFTQ_ENVELOPE_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, -1, 0, 0, 0                \
     }
 DRIFTQ_API int driftq_envelope_init(driftq_envelope *env, unsigned int version);
 
@@ -189,7 +185,9 @@ DRIFTQ_API int driftq_produce(driftq_client *client, const char *topic, const ch
 /* ---- Consume --------------------------------------------------------------------------- */
 
 /* A delivered message. Inside a consume callback it is borrowed and valid only during the call;
- * driftq_message_dup() makes an owned copy. */
+ * driftq_message_dup() makes an owned copy. Every pointer its accessors return is borrowed from
+ * m: valid until driftq_message_free(m), or for a message a consume callback receives, until the
+ * callback returns. */
 typedef struct driftq_message driftq_message;
 
 DRIFTQ_API const char *driftq_message_topic(const driftq_message *m);
@@ -198,16 +196,18 @@ DRIFTQ_API const char *driftq_message_owner(const driftq_message *m);
 DRIFTQ_API int driftq_message_partition(const driftq_message *m);
 DRIFTQ_API int64_t driftq_message_offset(const driftq_message *m);
 DRIFTQ_API int driftq_message_attempts(const driftq_message *m);
-/* NUL-terminated; *len (optional) receives the length. Never NULL ("" when empty). */
+/* NUL-terminated; *len (optional) receives the length. Never NULL ("" when empty). Borrowed from
+ * m, as above. */
 DRIFTQ_API const char *driftq_message_key(const driftq_message *m, size_t *len);
 DRIFTQ_API const char *driftq_message_value(const driftq_message *m, size_t *len);
 DRIFTQ_API const char *driftq_message_last_error(const driftq_message *m);
-/* The envelope, or NULL when the message had none. deadline_ms is 0 when absent or unparsable. */
+/* The envelope, or NULL when the message had none; borrowed from m, its strings too. deadline_ms
+ * is 0 when absent or unparsable, and so is a retry member the message did not carry. */
 DRIFTQ_API const driftq_envelope *driftq_message_envelope(const driftq_message *m);
-/* Routing label and metadata as JSON object text, "" / NULL when absent. */
+/* Routing label and metadata as JSON object text, "" / NULL when absent; borrowed from m. */
 DRIFTQ_API const char *driftq_message_routing_label(const driftq_message *m);
 DRIFTQ_API const char *driftq_message_routing_meta_json(const driftq_message *m);
-/* The message exactly as the broker sent it (one JSON line). */
+/* The message exactly as the broker sent it (one JSON line); borrowed from m. */
 DRIFTQ_API const char *driftq_message_json(const driftq_message *m);
 DRIFTQ_API int driftq_message_dup(driftq_message **out, const driftq_message *m);
 DRIFTQ_API void driftq_message_free(driftq_message *m);
@@ -275,7 +275,8 @@ typedef struct driftq_metrics driftq_metrics;
 /* GET /metrics (Prometheus text), read into per (topic, group, partition) figures. */
 DRIFTQ_API int driftq_metrics_get(driftq_metrics **out, driftq_client *client);
 DRIFTQ_API size_t driftq_metrics_count(const driftq_metrics *m);
-/* Borrowed from m; NULL when i is out of range. */
+/* Borrowed from m (the stats and their strings), valid until driftq_metrics_free(m); NULL when
+ * i is out of range. */
 DRIFTQ_API const driftq_partition_stats *driftq_metrics_at(const driftq_metrics *m, size_t i);
 /* Sums over partitions (group may be NULL for every group); -1 when nothing matched. */
 DRIFTQ_API int64_t driftq_metrics_lag(const driftq_metrics *m, const char *topic,

@@ -1,21 +1,11 @@
 /*
  * libqdrantc: a C client for the Qdrant vector database's REST API (written against 1.19, works
- * with servers from 1.8; queries fall back to the legacy search endpoint before 1.10).
+ * with servers from 1.8; queries fall back to the legacy search endpoint before 1.10), or for a
+ * local store directory without a server (see "Local mode" below).
  *
- * Conventions (the same across the whole library):
- *  - Functions that can fail return int: 0 (QDRANT_OK) or a negative qdrant_error value. The
- *    detail (the server's message, HTTP status, Retry-After) stays on the client handle until its
- *    next call: see qdrant_client_errmsg() and friends.
- *  - Output parameters come first and are named out. What comes back through T **out is the
- *    caller's and is freed with the NULL-safe T_free(). Pointers returned as plain return values
- *    are borrowed from their parent and live as long as it does.
- *  - Every string and array passed in is copied or fully consumed during the call; nothing is
- *    retained after a call returns.
- *  - Options structs carry a version field: initialise them with the _INIT macro or the
- *    _options_init() function. They only ever grow at the end. A NULL options pointer means
- *    the defaults.
- *  - The library never prints, exits or aborts. Optional logging goes through a callback; the
- *    API key, request bodies and payloads are never logged.
+ * Names, errors, ownership (owned out-parameters, borrowed return values), versioned options
+ * structs and callbacks follow doc/conventions.md, shared with libdriftq; a function whose
+ * comment says otherwise departs from it there.
  *
  * Threading: a qdrant_client may be used by one thread at a time. Separate clients are fully
  * independent. Filters and result lists are plain values: any number of threads may read one
@@ -38,10 +28,10 @@ extern "C" {
 #endif
 
 #define QDRANT_VERSION_MAJOR 0
-#define QDRANT_VERSION_MINOR 1
+#define QDRANT_VERSION_MINOR 2
 #define QDRANT_VERSION_PATCH 0
 /* The shared library's ABI major (the soname's number). */
-#define QDRANT_ABI_MAJOR 0
+#define QDRANT_ABI_MAJOR 1
 
 /* Error codes. Append-only: values are never renumbered. */
 typedef enum qdrant_error {
@@ -71,7 +61,7 @@ typedef enum qdrant_error {
 /* A static, never-NULL description of an error code. */
 QDRANT_API const char *qdrant_strerror(int code);
 
-/* The library's version as "MAJOR.MINOR.PATCH". */
+/* The library's version as "MAJOR.MINOR.PATCH" (static, never NULL). */
 QDRANT_API const char *qdrant_version_string(void);
 
 /* ---- Point ids ------------------------------------------------------------------------- */
@@ -136,7 +126,7 @@ typedef struct qdrant_client_options {
      * its first read on, so repeated queries are fast; memory grows with the collection.
      * 1: nothing of a collection is held: each get, scroll, count and query reads the store on
      * disk (memory stays flat whatever the collection's size; a query reads the whole
-     * collection, so send several together with qdrant_points_query_batch). Same answers. */
+     * collection, so send several together with qdrant_point_query_batch). Same answers. */
     int local_scan;
 } qdrant_client_options;
 
@@ -178,8 +168,8 @@ QDRANT_API int qdrant_client_new(qdrant_client **out, const qdrant_client_option
  * for the same situations (wrong dimension: QDRANT_EINVAL, unknown collection: QDRANT_ENOTFOUND,
  * existing collection: QDRANT_ECONFLICT, an alias named like a collection: QDRANT_ECONFLICT, a
  * collection named like an alias: QDRANT_EINVAL) and the server's messages. Differences:
- *  - healthz always succeeds; readyz succeeds when the store opens. Server info: title
- *    "qdrant local mode", version qdrant_version_string(), commit "".
+ *  - qdrant_health always succeeds; qdrant_ready succeeds when the store opens. Server info:
+ *    title "qdrant local mode", version qdrant_version_string(), commit "".
  *  - Collection options (HNSW, on_disk, indexing threshold) are accepted and ignored; payload
  *    index creation is a no-op success (indexes only make a server faster), QDRANT_ENOTFOUND
  *    for an unknown collection as on a server. Collection info reports status green and only
@@ -208,20 +198,22 @@ QDRANT_API long qdrant_client_retry_after_ms(const qdrant_client *client); /* -1
 /* TCP connections opened so far (connection reuse shows as a number that stays put). */
 QDRANT_API long qdrant_client_connections(const qdrant_client *client);
 /* 1 when the client works on a local store (local mode), 0 for a server or a NULL client.
- * Useful to size batches: in local mode each qdrant_points_upload batch is one transaction,
+ * Useful to size batches: in local mode each qdrant_point_upload batch is one transaction,
  * and larger transactions (thousands of points) write much less. */
 QDRANT_API int qdrant_client_is_local(const qdrant_client *client);
 
 /* ---- Server ---------------------------------------------------------------------------- */
 
-/* GET /healthz and GET /readyz: 0 when the server answers 200. Not behind the API key. */
-QDRANT_API int qdrant_healthz(qdrant_client *client);
-QDRANT_API int qdrant_readyz(qdrant_client *client);
+/* qdrant_health: GET /healthz, qdrant_ready: GET /readyz; 0 when the server answers 200. Not
+ * behind the API key. */
+QDRANT_API int qdrant_health(qdrant_client *client);
+QDRANT_API int qdrant_ready(qdrant_client *client);
 
 /* GET /: the server's title, version and commit. The version is also remembered by the client
  * (it decides whether queries use /points/query or the pre-1.10 /points/search). */
 typedef struct qdrant_server_info qdrant_server_info;
 QDRANT_API int qdrant_server_info_get(qdrant_server_info **out, qdrant_client *client);
+/* Borrowed from info, valid until qdrant_server_info_free(info). */
 QDRANT_API const char *qdrant_server_info_title(const qdrant_server_info *info);
 QDRANT_API const char *qdrant_server_info_version(const qdrant_server_info *info);
 QDRANT_API const char *qdrant_server_info_commit(const qdrant_server_info *info); /* "" if none */
@@ -300,11 +292,13 @@ QDRANT_API int64_t qdrant_collection_info_points_count(const qdrant_collection_i
 /* Of the unnamed vector; 0 / QDRANT_DISTANCE_UNKNOWN for collections with named vectors. */
 QDRANT_API size_t qdrant_collection_info_vector_size(const qdrant_collection_info *info);
 QDRANT_API qdrant_distance qdrant_collection_info_distance(const qdrant_collection_info *info);
-/* The whole "result" object as JSON text, for anything without an accessor. */
+/* The whole "result" object as JSON text, for anything without an accessor; borrowed from info,
+ * valid until qdrant_collection_info_free(info). */
 QDRANT_API const char *qdrant_collection_info_json(const qdrant_collection_info *info);
-/* The collection's metadata (config.metadata) as JSON object text, borrowed from info; NULL
- * when the collection has none (never given, as a server omits it then). An object whose keys
- * were all removed is "{}", not NULL, as on a server. */
+/* The collection's metadata (config.metadata) as JSON object text, borrowed from info, valid
+ * until qdrant_collection_info_free(info); NULL when the collection has none (never given, as a
+ * server omits it then). An object whose keys were all removed is "{}", not NULL, as on a
+ * server. */
 QDRANT_API const char *qdrant_collection_info_metadata(const qdrant_collection_info *info);
 QDRANT_API void qdrant_collection_info_free(qdrant_collection_info *info);
 
@@ -322,9 +316,11 @@ QDRANT_API int qdrant_collection_metadata_update(qdrant_client *client, const ch
 /* A list of names (collections). */
 typedef struct qdrant_name_list qdrant_name_list;
 /* GET /collections: every collection (aliases are not listed). */
-QDRANT_API int qdrant_collections_list(qdrant_name_list **out, qdrant_client *client);
+QDRANT_API int qdrant_collection_list_get(qdrant_name_list **out, qdrant_client *client);
 QDRANT_API size_t qdrant_name_list_count(const qdrant_name_list *list);
-QDRANT_API const char *qdrant_name_list_at(const qdrant_name_list *list, size_t i); /* or NULL */
+/* The i-th name, borrowed from list, valid until qdrant_name_list_free(list); NULL when i is out
+ * of range. */
+QDRANT_API const char *qdrant_name_list_at(const qdrant_name_list *list, size_t i);
 QDRANT_API int qdrant_name_list_contains(const qdrant_name_list *list, const char *name);
 QDRANT_API void qdrant_name_list_free(qdrant_name_list *list);
 
@@ -377,13 +373,13 @@ QDRANT_API int qdrant_payload_index_create(qdrant_client *client, const char *co
  * (JSON object text; the point's old payload is replaced). NaN and infinities are refused
  * locally (QDRANT_EINVAL), as are payloads that are not a JSON object. Idempotent: retried.
  * The whole batch is one request (the server refuses bodies over 32 MiB by default). */
-QDRANT_API int qdrant_points_upsert(qdrant_client *client, const char *collection, size_t n,
-                                    const qdrant_point_id *ids, const float *vectors, size_t dim,
-                                    const char *const *payloads, const qdrant_write_options *w);
+QDRANT_API int qdrant_point_upsert(qdrant_client *client, const char *collection, size_t n,
+                                   const qdrant_point_id *ids, const float *vectors, size_t dim,
+                                   const char *const *payloads, const qdrant_write_options *w);
 
 /* ---- Batch upload --------------------------------------------------------------------- */
 
-/* Progress of qdrant_points_upload, reported after each batch settles. */
+/* Progress of qdrant_point_upload, reported after each batch settles. */
 typedef struct qdrant_upload_progress {
     size_t points_total;
     size_t points_done;   /* acknowledged by the server */
@@ -424,46 +420,50 @@ QDRANT_API int qdrant_upload_options_init(qdrant_upload_options *opts, unsigned 
 /* Which points an upload could not store, and why. */
 typedef struct qdrant_upload_result qdrant_upload_result;
 QDRANT_API size_t qdrant_upload_result_failed_count(const qdrant_upload_result *r);
-/* The index (into the arrays given to qdrant_points_upload) of the i-th failed point, in
+/* The index (into the arrays given to qdrant_point_upload) of the i-th failed point, in
  * ascending order; (size_t)-1 when i is out of range. */
 QDRANT_API size_t qdrant_upload_result_failed_index(const qdrant_upload_result *r, size_t i);
-/* The error code and message of the batch the i-th failed point was in. */
+/* The error code and message of the batch the i-th failed point was in; the message is borrowed
+ * from r, valid until qdrant_upload_result_free(r). */
 QDRANT_API int qdrant_upload_result_failed_error(const qdrant_upload_result *r, size_t i);
 QDRANT_API const char *qdrant_upload_result_failed_message(const qdrant_upload_result *r, size_t i);
 QDRANT_API void qdrant_upload_result_free(qdrant_upload_result *r);
 
-/* Uploads n points (same arrays as qdrant_points_upsert) in batches, several requests in
+/* Uploads n points (same arrays as qdrant_point_upsert) in batches, several requests in
  * parallel over kept-alive connections, retrying failed batches with backoff. Every id, vector
  * and payload is checked before anything is sent: bad input fails the whole call with
  * QDRANT_EINVAL and sends nothing. Returns QDRANT_OK when every point was stored; otherwise the
  * first failed batch's error, with a summary on the client. Whenever anything was attempted,
  * *out (which may be NULL when not wanted) receives the result listing exactly the points that
  * failed, empty on success. Upserts are idempotent, so re-uploading the failed ones is safe. */
-QDRANT_API int qdrant_points_upload(qdrant_upload_result **out, qdrant_client *client,
-                                    const char *collection, size_t n, const qdrant_point_id *ids,
-                                    const float *vectors, size_t dim, const char *const *payloads,
-                                    const qdrant_upload_options *opts);
+QDRANT_API int qdrant_point_upload(qdrant_upload_result **out, qdrant_client *client,
+                                   const char *collection, size_t n, const qdrant_point_id *ids,
+                                   const float *vectors, size_t dim, const char *const *payloads,
+                                   const qdrant_upload_options *opts);
 
 /* A list of points returned by get, scroll and query. Accessors take an index below
- * qdrant_point_list_count(); out of range they return NULL / 0. */
+ * qdrant_point_list_count(); out of range they return NULL / 0. Every pointer they return is
+ * borrowed from list, valid until qdrant_point_list_free(list). */
 typedef struct qdrant_point_list qdrant_point_list;
 QDRANT_API size_t qdrant_point_list_count(const qdrant_point_list *list);
 QDRANT_API const qdrant_point_id *qdrant_point_list_id(const qdrant_point_list *list, size_t i);
 /* The similarity score (query results); 0 for get and scroll. */
 QDRANT_API float qdrant_point_list_score(const qdrant_point_list *list, size_t i);
-/* The payload as JSON object text; NULL when it was not requested. */
+/* The payload as JSON object text (borrowed from list); NULL when it was not requested. */
 QDRANT_API const char *qdrant_point_list_payload(const qdrant_point_list *list, size_t i);
-/* The unnamed dense vector, its length in *dim (optional); NULL when not requested. */
+/* The unnamed dense vector (borrowed from list), its length in *dim (optional); NULL when not
+ * requested. */
 QDRANT_API const float *qdrant_point_list_vector(const qdrant_point_list *list, size_t i,
                                                  size_t *dim);
-/* Scroll: the offset of the next page, or NULL when this was the last page. */
+/* Scroll: the offset of the next page (borrowed from list), or NULL when this was the last
+ * page. */
 QDRANT_API const qdrant_point_id *qdrant_point_list_next_page(const qdrant_point_list *list);
 QDRANT_API void qdrant_point_list_free(qdrant_point_list *list);
 
 /* POST /collections/{name}/points: the points among ids that exist, each once. */
-QDRANT_API int qdrant_points_get(qdrant_point_list **out, qdrant_client *client,
-                                 const char *collection, const qdrant_point_id *ids, size_t n,
-                                 int with_payload, int with_vector);
+QDRANT_API int qdrant_point_get(qdrant_point_list **out, qdrant_client *client,
+                                const char *collection, const qdrant_point_id *ids, size_t n,
+                                int with_payload, int with_vector);
 
 /* ---- Filters --------------------------------------------------------------------------- */
 
@@ -528,20 +528,20 @@ QDRANT_API int qdrant_scroll_options_init(qdrant_scroll_options *opts, unsigned 
 
 /* POST /collections/{name}/points/scroll: one page in id order. Pass the page's
  * qdrant_point_list_next_page() as the next call's offset until it is NULL. opts may be NULL. */
-QDRANT_API int qdrant_points_scroll(qdrant_point_list **out, qdrant_client *client,
-                                    const char *collection, const qdrant_scroll_options *opts);
+QDRANT_API int qdrant_point_scroll(qdrant_point_list **out, qdrant_client *client,
+                                   const char *collection, const qdrant_scroll_options *opts);
 
-/* Called once per point of a qdrant_points_scroll_each(); the list and index are borrowed for
+/* Called once per point of a qdrant_point_scroll_each(); the list and index are borrowed for
  * the call. Return 0 to go on, non-zero to stop (the scroll then returns QDRANT_ESTOPPED). */
 typedef int (*qdrant_point_fn)(const qdrant_point_list *page, size_t i, void *userdata);
 /* Scrolls every page from opts->offset on, calling fn per point. */
-QDRANT_API int qdrant_points_scroll_each(qdrant_client *client, const char *collection,
-                                         const qdrant_scroll_options *opts, qdrant_point_fn fn,
-                                         void *userdata);
+QDRANT_API int qdrant_point_scroll_each(qdrant_client *client, const char *collection,
+                                        const qdrant_scroll_options *opts, qdrant_point_fn fn,
+                                        void *userdata);
 
 /* POST /collections/{name}/points/count with exact counting; filter may be NULL. */
-QDRANT_API int qdrant_points_count(uint64_t *out, qdrant_client *client, const char *collection,
-                                   const qdrant_filter *filter);
+QDRANT_API int qdrant_point_count(uint64_t *out, qdrant_client *client, const char *collection,
+                                  const qdrant_filter *filter);
 
 #define QDRANT_QUERY_OPTIONS_VERSION 1
 typedef struct qdrant_query_options {
@@ -566,28 +566,28 @@ QDRANT_API int qdrant_query_options_init(qdrant_query_options *opts, unsigned in
  * qdrant_server_info_get(), or from a 404 without an error envelope on /points/query, then
  * remembered by the client) it uses POST /collections/{name}/points/search instead, with the
  * same results. opts may be NULL. */
-QDRANT_API int qdrant_points_query(qdrant_point_list **out, qdrant_client *client,
-                                   const char *collection, const float *vector, size_t dim,
-                                   const qdrant_query_options *opts);
+QDRANT_API int qdrant_point_query(qdrant_point_list **out, qdrant_client *client,
+                                  const char *collection, const float *vector, size_t dim,
+                                  const qdrant_query_options *opts);
 
 /* n >= 1 queries in one request: POST /collections/{name}/points/query/batch (before 1.10:
  * /points/search/batch). Query i has the dim floats at vectors[i * dim] and options opts[i]
  * (opts may be NULL: the defaults for all). On success out[0..n) receive one list each (each
  * freed with qdrant_point_list_free); on failure out is left untouched. In local mode with
  * local_scan the n queries share one pass over the points. */
-QDRANT_API int qdrant_points_query_batch(qdrant_point_list **out, qdrant_client *client,
-                                         const char *collection, const float *vectors, size_t n,
-                                         size_t dim, const qdrant_query_options *opts);
+QDRANT_API int qdrant_point_query_batch(qdrant_point_list **out, qdrant_client *client,
+                                        const char *collection, const float *vectors, size_t n,
+                                        size_t dim, const qdrant_query_options *opts);
 
 /* ---- Deleting points ------------------------------------------------------------------- */
 
 /* POST /collections/{name}/points/delete by ids (n >= 1) or by a filter. w may be NULL. */
-QDRANT_API int qdrant_points_delete(qdrant_client *client, const char *collection,
-                                    const qdrant_point_id *ids, size_t n,
-                                    const qdrant_write_options *w);
-QDRANT_API int qdrant_points_delete_by_filter(qdrant_client *client, const char *collection,
-                                              const qdrant_filter *filter,
-                                              const qdrant_write_options *w);
+QDRANT_API int qdrant_point_delete(qdrant_client *client, const char *collection,
+                                   const qdrant_point_id *ids, size_t n,
+                                   const qdrant_write_options *w);
+QDRANT_API int qdrant_point_delete_by_filter(qdrant_client *client, const char *collection,
+                                             const qdrant_filter *filter,
+                                             const qdrant_write_options *w);
 
 /* ---- Aliases --------------------------------------------------------------------------- */
 
@@ -608,14 +608,17 @@ QDRANT_API int qdrant_alias_switch(qdrant_client *client, const char *alias,
 
 typedef struct qdrant_alias_list qdrant_alias_list;
 /* GET /aliases: every alias. */
-QDRANT_API int qdrant_aliases_list(qdrant_alias_list **out, qdrant_client *client);
+QDRANT_API int qdrant_alias_list_get(qdrant_alias_list **out, qdrant_client *client);
 /* GET /collections/{name}/aliases: the aliases of one collection. */
-QDRANT_API int qdrant_collection_aliases_list(qdrant_alias_list **out, qdrant_client *client,
-                                              const char *collection);
+QDRANT_API int qdrant_collection_alias_list_get(qdrant_alias_list **out, qdrant_client *client,
+                                                const char *collection);
 QDRANT_API size_t qdrant_alias_list_count(const qdrant_alias_list *list);
+/* The i-th alias and its collection, borrowed from list, valid until qdrant_alias_list_free(list);
+ * NULL when i is out of range. */
 QDRANT_API const char *qdrant_alias_list_alias(const qdrant_alias_list *list, size_t i);
 QDRANT_API const char *qdrant_alias_list_collection(const qdrant_alias_list *list, size_t i);
-/* The collection alias points at, or NULL when the list does not have it. */
+/* The collection alias points at (borrowed from list, as above), or NULL when the list does not
+ * have it. */
 QDRANT_API const char *qdrant_alias_list_find(const qdrant_alias_list *list, const char *alias);
 QDRANT_API void qdrant_alias_list_free(qdrant_alias_list *list);
 

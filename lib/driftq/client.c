@@ -415,13 +415,13 @@ DRIFTQ_API int driftq_health(driftq_client *c)
     return rc;
 }
 
-struct driftq_server_version {
+struct driftq_server_info {
     char *version;
     char *commit;
     int wal;
 };
 
-DRIFTQ_API int driftq_server_version_get(driftq_server_version **out, driftq_client *c)
+DRIFTQ_API int driftq_server_info_get(driftq_server_info **out, driftq_client *c)
 {
     if (!out || !c)
         return DRIFTQ_EINVAL;
@@ -437,7 +437,7 @@ DRIFTQ_API int driftq_server_version_get(driftq_server_version **out, driftq_cli
         json_object_put(o);
         return dq_set_err(c, DRIFTQ_EPROTOCOL, "version reply is not a JSON object");
     }
-    driftq_server_version *v = calloc(1, sizeof *v);
+    driftq_server_info *v = calloc(1, sizeof *v);
     const char *ver = jstr(o, "version"), *commit = jstr(o, "commit");
     json_object *w;
     if (v) {
@@ -447,26 +447,26 @@ DRIFTQ_API int driftq_server_version_get(driftq_server_version **out, driftq_cli
     }
     json_object_put(o);
     if (!v || !v->version || !v->commit) {
-        driftq_server_version_free(v);
+        driftq_server_info_free(v);
         return dq_set_err(c, DRIFTQ_ENOMEM, "out of memory");
     }
     *out = v;
     return DRIFTQ_OK;
 }
 
-DRIFTQ_API const char *driftq_server_version_version(const driftq_server_version *v)
+DRIFTQ_API const char *driftq_server_info_version(const driftq_server_info *v)
 {
     return v ? v->version : "";
 }
-DRIFTQ_API const char *driftq_server_version_commit(const driftq_server_version *v)
+DRIFTQ_API const char *driftq_server_info_commit(const driftq_server_info *v)
 {
     return v ? v->commit : "";
 }
-DRIFTQ_API int driftq_server_version_wal_enabled(const driftq_server_version *v)
+DRIFTQ_API int driftq_server_info_wal_enabled(const driftq_server_info *v)
 {
     return v ? v->wal : -1;
 }
-DRIFTQ_API void driftq_server_version_free(driftq_server_version *v)
+DRIFTQ_API void driftq_server_info_free(driftq_server_info *v)
 {
     if (!v)
         return;
@@ -481,7 +481,7 @@ struct driftq_topic_list {
     rc_strlist names;
 };
 
-DRIFTQ_API int driftq_topics_list(driftq_topic_list **out, driftq_client *c)
+DRIFTQ_API int driftq_topic_list_get(driftq_topic_list **out, driftq_client *c)
 {
     if (!out || !c)
         return DRIFTQ_EINVAL;
@@ -580,7 +580,7 @@ DRIFTQ_API int driftq_topic_ensure(driftq_client *c, const char *name, int parti
     if (rc)
         return rc;
     driftq_topic_list *l = NULL;
-    rc = driftq_topics_list(&l, c);
+    rc = driftq_topic_list_get(&l, c);
     if (rc)
         return rc;
     int ok = driftq_topic_list_contains(l, name);
@@ -633,10 +633,9 @@ static int format_rfc3339(char *dst, size_t cap, int64_t ms)
 
 static int put_envelope(driftq_client *c, rc_buf *b, const driftq_envelope *env)
 {
-    const driftq_retry_policy *rp = &env->retry_policy;
-    if (rp->max_attempts < 0 || rp->backoff_ms < 0 || rp->max_backoff_ms < 0)
+    if (env->retry_max_attempts < 0 || env->retry_backoff_ms < 0 || env->retry_max_backoff_ms < 0)
         return dq_set_err(c, DRIFTQ_EINVAL, "retry policy values must not be negative");
-    if (rp->max_attempts == 0 && (rp->backoff_ms || rp->max_backoff_ms))
+    if (env->retry_max_attempts == 0 && (env->retry_backoff_ms || env->retry_max_backoff_ms))
         return dq_set_err(c, DRIFTQ_EINVAL, "retry backoff needs max_attempts > 0");
     if (env->partition_override < -1)
         return dq_set_err(c, DRIFTQ_EINVAL, "partition_override must be >= 0 (or -1: none)");
@@ -669,13 +668,14 @@ static int put_envelope(driftq_client *c, rc_buf *b, const driftq_envelope *env)
                            env->partition_override);
         first = 0;
     }
-    if (rp->max_attempts > 0) {
+    if (env->retry_max_attempts > 0) {
+        /* The three retry members go out as the broker's "retry_policy" object. */
         e |= rc_buf_printf(b, "%s\"retry_policy\":{\"max_attempts\":%d", first ? "" : ",",
-                           rp->max_attempts);
-        if (rp->backoff_ms)
-            e |= rc_buf_printf(b, ",\"backoff_ms\":%lld", (long long)rp->backoff_ms);
-        if (rp->max_backoff_ms)
-            e |= rc_buf_printf(b, ",\"max_backoff_ms\":%lld", (long long)rp->max_backoff_ms);
+                           env->retry_max_attempts);
+        if (env->retry_backoff_ms)
+            e |= rc_buf_printf(b, ",\"backoff_ms\":%lld", (long long)env->retry_backoff_ms);
+        if (env->retry_max_backoff_ms)
+            e |= rc_buf_printf(b, ",\"max_backoff_ms\":%lld", (long long)env->retry_max_backoff_ms);
         e |= rc_buf_putc(b, '}');
         first = 0;
     }

@@ -467,11 +467,11 @@ static int fast_decode(struct driftq_message *m, const char *line, size_t len)
                         if (!pk || fint(&c, &iv))
                             return 1;
                         if (KEYIS(pk, kl, "max_attempts") && iv <= INT32_MAX)
-                            m->env.retry_policy.max_attempts = (int)iv;
+                            m->env.retry_max_attempts = (int)iv;
                         else if (KEYIS(pk, kl, "backoff_ms"))
-                            m->env.retry_policy.backoff_ms = iv;
+                            m->env.retry_backoff_ms = iv;
                         else if (KEYIS(pk, kl, "max_backoff_ms"))
-                            m->env.retry_policy.max_backoff_ms = iv;
+                            m->env.retry_max_backoff_ms = iv;
                         else
                             return 1;
                         if ((r = fnext(&c)) == 2)
@@ -635,11 +635,11 @@ static int decode_slow(struct driftq_message *m, json_tokener *tok, const char *
         if (json_object_object_get_ex(env, "retry_policy", &rp) &&
             json_object_is_type(rp, json_type_object)) {
             if (json_object_object_get_ex(rp, "max_attempts", &v))
-                m->env.retry_policy.max_attempts = json_object_get_int(v);
+                m->env.retry_max_attempts = json_object_get_int(v);
             if (json_object_object_get_ex(rp, "backoff_ms", &v))
-                m->env.retry_policy.backoff_ms = json_object_get_int64(v);
+                m->env.retry_backoff_ms = json_object_get_int64(v);
             if (json_object_object_get_ex(rp, "max_backoff_ms", &v))
-                m->env.retry_policy.max_backoff_ms = json_object_get_int64(v);
+                m->env.retry_max_backoff_ms = json_object_get_int64(v);
         }
     }
     if (m->owned) {

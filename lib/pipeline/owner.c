@@ -123,7 +123,7 @@ int rp_versions_floor(int *out, qdrant_client *q, const char *prefix, const char
                       size_t errlen)
 {
     qdrant_name_list *l = NULL;
-    int qrc = qdrant_collections_list(&l, q);
+    int qrc = qdrant_collection_list_get(&l, q);
     if (qrc)
         return rp_qerr(err, errlen, q, "listing collections", qrc);
     char head[160];
@@ -148,7 +148,7 @@ int rp_versions_floor(int *out, qdrant_client *q, const char *prefix, const char
 int rp_alias_target(char *out, size_t cap, qdrant_client *q, const char *alias)
 {
     qdrant_alias_list *l = NULL;
-    int qrc = qdrant_aliases_list(&l, q);
+    int qrc = qdrant_alias_list_get(&l, q);
     if (qrc)
         return qrc;
     const char *t = qdrant_alias_list_find(l, alias);
@@ -161,7 +161,7 @@ int rp_collection_check(uint64_t *out_points, qdrant_client *q, const char *coll
                         size_t errlen)
 {
     uint64_t n = 0;
-    int qrc = qdrant_points_count(&n, q, collection, NULL);
+    int qrc = qdrant_point_count(&n, q, collection, NULL);
     if (qrc)
         return rp_qerr(err, errlen, q, "counting points", qrc);
     if (n == 0) {
@@ -175,7 +175,7 @@ int rp_collection_check(uint64_t *out_points, qdrant_client *q, const char *coll
     so.with_payload = 0;
     so.with_vector = 1;
     qdrant_point_list *p = NULL, *hits = NULL;
-    qrc = qdrant_points_scroll(&p, q, collection, &so);
+    qrc = qdrant_point_scroll(&p, q, collection, &so);
     size_t dim = 0;
     const float *v = qrc ? NULL : qdrant_point_list_vector(p, 0, &dim);
     if (!qrc && (!v || !dim)) {
@@ -187,7 +187,7 @@ int rp_collection_check(uint64_t *out_points, qdrant_client *q, const char *coll
         qdrant_query_options qo = QDRANT_QUERY_OPTIONS_INIT;
         qo.limit = 1;
         qo.with_payload = 0;
-        qrc = qdrant_points_query(&hits, q, collection, v, dim, &qo);
+        qrc = qdrant_point_query(&hits, q, collection, v, dim, &qo);
     }
     int found = !qrc && qdrant_point_list_count(hits) == 1;
     qdrant_point_list_free(p);
@@ -220,8 +220,8 @@ static int move_and_verify(qdrant_client *q, const char *alias, const char *coll
     }
     /* Readers go through the alias: it must answer with every point of the collection. */
     uint64_t via = 0, direct = 0;
-    if ((qrc = qdrant_points_count(&via, q, alias, NULL)) ||
-        (qrc = qdrant_points_count(&direct, q, collection, NULL)))
+    if ((qrc = qdrant_point_count(&via, q, alias, NULL)) ||
+        (qrc = qdrant_point_count(&direct, q, collection, NULL)))
         return rp_qerr(err, errlen, q, "counting through the alias", qrc);
     if (via == 0 || via != direct) {
         snprintf(err, errlen, "through %s: %llu points, %s holds %llu", alias,

@@ -61,8 +61,8 @@ static int upsert_batch(const rp_chunk_list *l, size_t first, void *ud)
         qdrant_upload_options uo = QDRANT_UPLOAD_OPTIONS_INIT;
         if (qdrant_client_is_local(x->cfg->qdrant))
             uo.batch_points = 4096; /* one transaction per 4096 points (see step_upsert) */
-        int qrc = qdrant_points_upload(NULL, x->cfg->qdrant, x->collection, n, ids, v, dim,
-                                       (const char *const *)payloads, &uo);
+        int qrc = qdrant_point_upload(NULL, x->cfg->qdrant, x->collection, n, ids, v, dim,
+                                      (const char *const *)payloads, &uo);
         if (qrc)
             rc = rp_qerr(x->err, x->errlen, x->cfg->qdrant, "uploading points", qrc);
         else
@@ -240,7 +240,7 @@ int rp_step_smoketest(rp_state *s, const char *run_id, const rp_build_config *cf
         return rc;
     qdrant_client *q = cfg->qdrant;
     uint64_t count = 0;
-    int qrc = qdrant_points_count(&count, q, collection, NULL);
+    int qrc = qdrant_point_count(&count, q, collection, NULL);
     if (qrc)
         return rp_qerr(err, errlen, q, "counting points", qrc);
     if (count != x.total)
@@ -297,7 +297,7 @@ int rp_step_smoketest(rp_state *s, const char *run_id, const rp_build_config *cf
         qo[i].with_payload = 1; /* samples: the hits' text hashes */
     }
     if (rc == RP_OK && nq &&
-        (qrc = qdrant_points_query_batch(hits, q, collection, x.vecs, nq, dim, qo)))
+        (qrc = qdrant_point_query_batch(hits, q, collection, x.vecs, nq, dim, qo)))
         rc = rp_qerr(err, errlen, q, "querying", qrc);
     for (size_t i = 0; rc == RP_OK && i < x.samples; i++) {
         qdrant_point_id id = qdrant_point_id_num(x.ids[i]);

@@ -35,8 +35,8 @@ typedef struct qd_backend_ops {
     long (*connections)(const qdrant_client *c);
 
     /* ---- service ---- */
-    int (*healthz)(qdrant_client *c);
-    int (*readyz)(qdrant_client *c);
+    int (*health)(qdrant_client *c);
+    int (*ready)(qdrant_client *c);
     int (*server_info)(qdrant_server_info **out, qdrant_client *c);
 
     /* ---- collections ---- */
@@ -47,7 +47,7 @@ typedef struct qd_backend_ops {
     int (*collection_exists)(int *out, qdrant_client *c, const char *name);
     int (*collection_info)(qdrant_collection_info **out, qdrant_client *c, const char *name);
     int (*collection_metadata_update)(qdrant_client *c, const char *name, const char *metadata);
-    int (*collections_list)(qdrant_name_list **out, qdrant_client *c);
+    int (*collection_list)(qdrant_name_list **out, qdrant_client *c);
     int (*payload_index_create)(qdrant_client *c, const char *collection, const char *field,
                                 qdrant_field_type type, const qdrant_write_options *w);
 
@@ -58,33 +58,33 @@ typedef struct qd_backend_ops {
     /* Points alias at collection, whether or not it exists yet. */
     int (*alias_switch)(qdrant_client *c, const char *alias, const char *collection);
     /* collection NULL: every alias. */
-    int (*aliases_list)(qdrant_alias_list **out, qdrant_client *c, const char *collection);
+    int (*alias_list)(qdrant_alias_list **out, qdrant_client *c, const char *collection);
 
     /* ---- points ---- */
     /* n > 0, ids and vectors given, dim > 0, n * dim checked; ids, floats and payloads not. */
-    int (*points_upsert)(qdrant_client *c, const char *collection, size_t n,
-                         const qdrant_point_id *ids, const float *vectors, size_t dim,
-                         const char *const *payloads, const qdrant_write_options *w);
+    int (*point_upsert)(qdrant_client *c, const char *collection, size_t n,
+                        const qdrant_point_id *ids, const float *vectors, size_t dim,
+                        const char *const *payloads, const qdrant_write_options *w);
     /* ids: n > 0, each one valid. */
-    int (*points_delete)(qdrant_client *c, const char *collection, const qdrant_point_id *ids,
-                         size_t n, const qdrant_write_options *w);
-    int (*points_delete_by_filter)(qdrant_client *c, const char *collection, const qdrant_filter *f,
-                                   const qdrant_write_options *w);
+    int (*point_delete)(qdrant_client *c, const char *collection, const qdrant_point_id *ids,
+                        size_t n, const qdrant_write_options *w);
+    int (*point_delete_by_filter)(qdrant_client *c, const char *collection, const qdrant_filter *f,
+                                  const qdrant_write_options *w);
     /* ids: n > 0, each one valid. */
-    int (*points_get)(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                      const qdrant_point_id *ids, size_t n, int with_payload, int with_vector);
+    int (*point_get)(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                     const qdrant_point_id *ids, size_t n, int with_payload, int with_vector);
     /* o: never NULL, its offset (when set) a valid id. */
-    int (*points_scroll)(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                         const qdrant_scroll_options *o);
-    int (*points_count)(uint64_t *out, qdrant_client *c, const char *collection,
-                        const qdrant_filter *f); /* f may be NULL */
+    int (*point_scroll)(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                        const qdrant_scroll_options *o);
+    int (*point_count)(uint64_t *out, qdrant_client *c, const char *collection,
+                       const qdrant_filter *f); /* f may be NULL */
     /* o: never NULL; the vector's floats are not checked. */
-    int (*points_query)(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                        const float *vector, size_t dim, const qdrant_query_options *o);
+    int (*point_query)(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                       const float *vector, size_t dim, const qdrant_query_options *o);
     /* out: n slots; opts: n options (versions checked) or NULL for defaults. */
-    int (*points_query_batch)(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                              const float *vectors, size_t n, size_t dim,
-                              const qdrant_query_options *opts);
+    int (*point_query_batch)(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                             const float *vectors, size_t n, size_t dim,
+                             const qdrant_query_options *opts);
 
     /* ---- batch upload (upload.c checks, splits and reports; the backend sends) ---- */
     /* The size of the backend's batch struct, which starts with a qd_batch. */

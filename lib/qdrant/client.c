@@ -115,20 +115,20 @@ QDRANT_API int qdrant_client_is_local(const qdrant_client *c)
 
 /* ---- service ---- */
 
-QDRANT_API int qdrant_healthz(qdrant_client *c)
+QDRANT_API int qdrant_health(qdrant_client *c)
 {
     if (!c)
         return QDRANT_EINVAL;
     qd_reset_err(c);
-    return c->ops->healthz(c);
+    return c->ops->health(c);
 }
 
-QDRANT_API int qdrant_readyz(qdrant_client *c)
+QDRANT_API int qdrant_ready(qdrant_client *c)
 {
     if (!c)
         return QDRANT_EINVAL;
     qd_reset_err(c);
-    return c->ops->readyz(c);
+    return c->ops->ready(c);
 }
 
 QDRANT_API int qdrant_server_info_get(qdrant_server_info **out, qdrant_client *c)

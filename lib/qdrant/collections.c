@@ -104,12 +104,12 @@ QDRANT_API int qdrant_collection_metadata_update(qdrant_client *c, const char *n
     return c->ops->collection_metadata_update(c, name, metadata_json);
 }
 
-QDRANT_API int qdrant_collections_list(qdrant_name_list **out, qdrant_client *c)
+QDRANT_API int qdrant_collection_list_get(qdrant_name_list **out, qdrant_client *c)
 {
     if (!out || !c)
         return QDRANT_EINVAL;
     qd_reset_err(c);
-    return c->ops->collections_list(out, c);
+    return c->ops->collection_list(out, c);
 }
 
 /* ---- payload index ---- */
@@ -163,23 +163,23 @@ QDRANT_API int qdrant_alias_rename(qdrant_client *c, const char *old_alias, cons
     return c->ops->alias_rename(c, old_alias, new_alias);
 }
 
-QDRANT_API int qdrant_aliases_list(qdrant_alias_list **out, qdrant_client *c)
+QDRANT_API int qdrant_alias_list_get(qdrant_alias_list **out, qdrant_client *c)
 {
     if (!out || !c)
         return QDRANT_EINVAL;
     qd_reset_err(c);
-    return c->ops->aliases_list(out, c, NULL);
+    return c->ops->alias_list(out, c, NULL);
 }
 
-QDRANT_API int qdrant_collection_aliases_list(qdrant_alias_list **out, qdrant_client *c,
-                                              const char *collection)
+QDRANT_API int qdrant_collection_alias_list_get(qdrant_alias_list **out, qdrant_client *c,
+                                                const char *collection)
 {
     if (!out)
         return QDRANT_EINVAL;
     int rc = prologue(c, "collection name", collection);
     if (rc)
         return rc;
-    return c->ops->aliases_list(out, c, collection);
+    return c->ops->alias_list(out, c, collection);
 }
 
 QDRANT_API int qdrant_alias_switch(qdrant_client *c, const char *alias, const char *collection)

@@ -161,13 +161,13 @@ static int ensure_open(qdrant_client *c)
     return qd_set_err(c, code, "local mode: %s", err[0] ? err : ls_strerror(r));
 }
 
-static int ql_healthz(qdrant_client *c)
+static int ql_health(qdrant_client *c)
 {
-    (void)c; /* the library is alive; readyz checks the store */
+    (void)c; /* the library is alive; ql_ready checks the store */
     return QDRANT_OK;
 }
 
-static int ql_readyz(qdrant_client *c)
+static int ql_ready(qdrant_client *c)
 {
     return ensure_open(c);
 }
@@ -279,7 +279,7 @@ static int ql_collection_info(qdrant_collection_info **out, qdrant_client *c, co
     return QDRANT_OK;
 }
 
-static int ql_collections_list(qdrant_name_list **out, qdrant_client *c)
+static int ql_collection_list(qdrant_name_list **out, qdrant_client *c)
 {
     int rc = ensure_open(c);
     if (rc)
@@ -375,7 +375,7 @@ static int ql_alias_switch(qdrant_client *c, const char *alias, const char *coll
     return alias_update(c, QL_ALIAS_SWITCH, alias, collection);
 }
 
-static int ql_aliases_list(qdrant_alias_list **out, qdrant_client *c, const char *collection)
+static int ql_alias_list(qdrant_alias_list **out, qdrant_client *c, const char *collection)
 {
     int rc = ensure_open(c);
     if (rc)
@@ -520,16 +520,16 @@ static int upsert(qdrant_client *c, const char *collection, size_t n, const qdra
     return rc;
 }
 
-static int ql_points_upsert(qdrant_client *c, const char *collection, size_t n,
-                            const qdrant_point_id *ids, const float *vectors, size_t dim,
-                            const char *const *payloads, const qdrant_write_options *w)
+static int ql_point_upsert(qdrant_client *c, const char *collection, size_t n,
+                           const qdrant_point_id *ids, const float *vectors, size_t dim,
+                           const char *const *payloads, const qdrant_write_options *w)
 {
     (void)w; /* a local write is applied when the call returns: wait and ordering do not apply */
     return upsert(c, collection, n, ids, vectors, dim, payloads, 0, NULL);
 }
 
-static int ql_points_delete(qdrant_client *c, const char *collection, const qdrant_point_id *ids,
-                            size_t n, const qdrant_write_options *w)
+static int ql_point_delete(qdrant_client *c, const char *collection, const qdrant_point_id *ids,
+                           size_t n, const qdrant_write_options *w)
 {
     (void)w;
     int rc = ensure_open(c);
@@ -543,8 +543,8 @@ static int ql_points_delete(qdrant_client *c, const char *collection, const qdra
     return rc;
 }
 
-static int ql_points_delete_by_filter(qdrant_client *c, const char *collection,
-                                      const qdrant_filter *f, const qdrant_write_options *w)
+static int ql_point_delete_by_filter(qdrant_client *c, const char *collection,
+                                     const qdrant_filter *f, const qdrant_write_options *w)
 {
     (void)w;
     const char *fj;
@@ -554,8 +554,8 @@ static int ql_points_delete_by_filter(qdrant_client *c, const char *collection,
     return ls_fail(c, ls_delete_by_filter(NULL, c->local, collection, fj ? fj : ""), QDRANT_EINVAL);
 }
 
-static int ql_points_get(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                         const qdrant_point_id *ids, size_t n, int with_payload, int with_vector)
+static int ql_point_get(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                        const qdrant_point_id *ids, size_t n, int with_payload, int with_vector)
 {
     int rc = ensure_open(c);
     if (rc)
@@ -571,8 +571,8 @@ static int ql_points_get(qdrant_point_list **out, qdrant_client *c, const char *
     return rc ? rc : take_points(out, c, lp);
 }
 
-static int ql_points_scroll(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                            const qdrant_scroll_options *o)
+static int ql_point_scroll(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                           const qdrant_scroll_options *o)
 {
     ls_scroll_params p;
     memset(&p, 0, sizeof p);
@@ -593,8 +593,8 @@ static int ql_points_scroll(qdrant_point_list **out, qdrant_client *c, const cha
     return take_points(out, c, lp);
 }
 
-static int ql_points_count(uint64_t *out, qdrant_client *c, const char *collection,
-                           const qdrant_filter *f)
+static int ql_point_count(uint64_t *out, qdrant_client *c, const char *collection,
+                          const qdrant_filter *f)
 {
     const char *fj;
     uint64_t n = 0;
@@ -607,8 +607,8 @@ static int ql_points_count(uint64_t *out, qdrant_client *c, const char *collecti
     return QDRANT_OK;
 }
 
-static int ql_points_query(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                           const float *vector, size_t dim, const qdrant_query_options *o)
+static int ql_point_query(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                          const float *vector, size_t dim, const qdrant_query_options *o)
 {
     size_t k = rc_first_nonfinite(vector, dim);
     if (k < dim)
@@ -632,9 +632,9 @@ static int ql_points_query(qdrant_point_list **out, qdrant_client *c, const char
     return take_points(out, c, lp);
 }
 
-static int ql_points_query_batch(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                                 const float *vectors, size_t n, size_t dim,
-                                 const qdrant_query_options *opts)
+static int ql_point_query_batch(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                                const float *vectors, size_t n, size_t dim,
+                                const qdrant_query_options *opts)
 {
     qdrant_query_options d = QDRANT_QUERY_OPTIONS_INIT;
     ls_query_params *p = calloc(n, sizeof *p);
@@ -712,29 +712,29 @@ const qd_backend_ops qd_local_backend = {
     .open = ql_open,
     .close = ql_close,
     .connections = ql_connections,
-    .healthz = ql_healthz,
-    .readyz = ql_readyz,
+    .health = ql_health,
+    .ready = ql_ready,
     .server_info = ql_server_info,
     .collection_create = ql_collection_create,
     .collection_delete = ql_collection_delete,
     .collection_exists = ql_collection_exists,
     .collection_info = ql_collection_info,
     .collection_metadata_update = ql_collection_metadata_update,
-    .collections_list = ql_collections_list,
+    .collection_list = ql_collection_list,
     .payload_index_create = ql_payload_index_create,
     .alias_create = ql_alias_create,
     .alias_delete = ql_alias_delete,
     .alias_rename = ql_alias_rename,
     .alias_switch = ql_alias_switch,
-    .aliases_list = ql_aliases_list,
-    .points_upsert = ql_points_upsert,
-    .points_delete = ql_points_delete,
-    .points_delete_by_filter = ql_points_delete_by_filter,
-    .points_get = ql_points_get,
-    .points_scroll = ql_points_scroll,
-    .points_count = ql_points_count,
-    .points_query = ql_points_query,
-    .points_query_batch = ql_points_query_batch,
+    .alias_list = ql_alias_list,
+    .point_upsert = ql_point_upsert,
+    .point_delete = ql_point_delete,
+    .point_delete_by_filter = ql_point_delete_by_filter,
+    .point_get = ql_point_get,
+    .point_scroll = ql_point_scroll,
+    .point_count = ql_point_count,
+    .point_query = ql_point_query,
+    .point_query_batch = ql_point_query_batch,
     .upload_batch_size = sizeof(qd_batch),
     .payload_canonical = ls_json_canonical_object,
     .upload_run = ql_upload_run,

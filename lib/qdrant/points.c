@@ -10,9 +10,9 @@ static int prologue(qdrant_client *c, const char *collection)
     return qd_check_name(c, "collection name", collection);
 }
 
-QDRANT_API int qdrant_points_upsert(qdrant_client *c, const char *collection, size_t n,
-                                    const qdrant_point_id *ids, const float *vectors, size_t dim,
-                                    const char *const *payloads, const qdrant_write_options *w)
+QDRANT_API int qdrant_point_upsert(qdrant_client *c, const char *collection, size_t n,
+                                   const qdrant_point_id *ids, const float *vectors, size_t dim,
+                                   const char *const *payloads, const qdrant_write_options *w)
 {
     int rc = prologue(c, collection);
     if (rc)
@@ -25,7 +25,7 @@ QDRANT_API int qdrant_points_upsert(qdrant_client *c, const char *collection, si
         return qd_set_err(c, QDRANT_EINVAL, "ids, vectors and dim > 0 are required");
     if (dim > SIZE_MAX / sizeof(float) / n)
         return qd_set_err(c, QDRANT_EINVAL, "n * dim overflows");
-    return c->ops->points_upsert(c, collection, n, ids, vectors, dim, payloads, w);
+    return c->ops->point_upsert(c, collection, n, ids, vectors, dim, payloads, w);
 }
 
 /* At least one id, each one valid. */
@@ -39,38 +39,38 @@ static int check_ids(qdrant_client *c, const qdrant_point_id *ids, size_t n)
     return QDRANT_OK;
 }
 
-QDRANT_API int qdrant_points_delete(qdrant_client *c, const char *collection,
-                                    const qdrant_point_id *ids, size_t n,
-                                    const qdrant_write_options *w)
+QDRANT_API int qdrant_point_delete(qdrant_client *c, const char *collection,
+                                   const qdrant_point_id *ids, size_t n,
+                                   const qdrant_write_options *w)
 {
     int rc = prologue(c, collection);
     if (rc || (rc = qd_check_write_options(c, w)) || (rc = check_ids(c, ids, n)))
         return rc;
-    return c->ops->points_delete(c, collection, ids, n, w);
+    return c->ops->point_delete(c, collection, ids, n, w);
 }
 
-QDRANT_API int qdrant_points_delete_by_filter(qdrant_client *c, const char *collection,
-                                              const qdrant_filter *filter,
-                                              const qdrant_write_options *w)
+QDRANT_API int qdrant_point_delete_by_filter(qdrant_client *c, const char *collection,
+                                             const qdrant_filter *filter,
+                                             const qdrant_write_options *w)
 {
     int rc = prologue(c, collection);
     if (rc || (rc = qd_check_write_options(c, w)))
         return rc;
     if (!filter)
         return qd_set_err(c, QDRANT_EINVAL, "a filter is required");
-    return c->ops->points_delete_by_filter(c, collection, filter, w);
+    return c->ops->point_delete_by_filter(c, collection, filter, w);
 }
 
-QDRANT_API int qdrant_points_get(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                                 const qdrant_point_id *ids, size_t n, int with_payload,
-                                 int with_vector)
+QDRANT_API int qdrant_point_get(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                                const qdrant_point_id *ids, size_t n, int with_payload,
+                                int with_vector)
 {
     if (!out)
         return QDRANT_EINVAL;
     int rc = prologue(c, collection);
     if (rc || (rc = check_ids(c, ids, n)))
         return rc;
-    return c->ops->points_get(out, c, collection, ids, n, with_payload, with_vector);
+    return c->ops->point_get(out, c, collection, ids, n, with_payload, with_vector);
 }
 
 QDRANT_API int qdrant_scroll_options_init(qdrant_scroll_options *o, unsigned int version)
@@ -82,8 +82,8 @@ QDRANT_API int qdrant_scroll_options_init(qdrant_scroll_options *o, unsigned int
     return QDRANT_OK;
 }
 
-QDRANT_API int qdrant_points_scroll(qdrant_point_list **out, qdrant_client *c,
-                                    const char *collection, const qdrant_scroll_options *o)
+QDRANT_API int qdrant_point_scroll(qdrant_point_list **out, qdrant_client *c,
+                                   const char *collection, const qdrant_scroll_options *o)
 {
     if (!out)
         return QDRANT_EINVAL;
@@ -97,12 +97,12 @@ QDRANT_API int qdrant_points_scroll(qdrant_point_list **out, qdrant_client *c,
         return qd_set_err(c, QDRANT_EINVAL, "unknown scroll options version %u", o->version);
     if (o->offset && !qd_id_valid(o->offset))
         return qd_set_err(c, QDRANT_EINVAL, "invalid offset id");
-    return c->ops->points_scroll(out, c, collection, o);
+    return c->ops->point_scroll(out, c, collection, o);
 }
 
-QDRANT_API int qdrant_points_scroll_each(qdrant_client *c, const char *collection,
-                                         const qdrant_scroll_options *opts, qdrant_point_fn fn,
-                                         void *userdata)
+QDRANT_API int qdrant_point_scroll_each(qdrant_client *c, const char *collection,
+                                        const qdrant_scroll_options *opts, qdrant_point_fn fn,
+                                        void *userdata)
 {
     if (!c || !fn)
         return QDRANT_EINVAL;
@@ -115,7 +115,7 @@ QDRANT_API int qdrant_points_scroll_each(qdrant_client *c, const char *collectio
     qdrant_point_id next;
     for (;;) {
         qdrant_point_list *page = NULL;
-        int rc = qdrant_points_scroll(&page, c, collection, &o);
+        int rc = qdrant_point_scroll(&page, c, collection, &o);
         if (rc)
             return rc;
         for (size_t i = 0; i < page->n; i++) {
@@ -134,15 +134,15 @@ QDRANT_API int qdrant_points_scroll_each(qdrant_client *c, const char *collectio
     }
 }
 
-QDRANT_API int qdrant_points_count(uint64_t *out, qdrant_client *c, const char *collection,
-                                   const qdrant_filter *filter)
+QDRANT_API int qdrant_point_count(uint64_t *out, qdrant_client *c, const char *collection,
+                                  const qdrant_filter *filter)
 {
     if (!out)
         return QDRANT_EINVAL;
     int rc = prologue(c, collection);
     if (rc)
         return rc;
-    return c->ops->points_count(out, c, collection, filter);
+    return c->ops->point_count(out, c, collection, filter);
 }
 
 QDRANT_API int qdrant_query_options_init(qdrant_query_options *o, unsigned int version)
@@ -154,9 +154,8 @@ QDRANT_API int qdrant_query_options_init(qdrant_query_options *o, unsigned int v
     return QDRANT_OK;
 }
 
-QDRANT_API int qdrant_points_query(qdrant_point_list **out, qdrant_client *c,
-                                   const char *collection, const float *vector, size_t dim,
-                                   const qdrant_query_options *o)
+QDRANT_API int qdrant_point_query(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                                  const float *vector, size_t dim, const qdrant_query_options *o)
 {
     if (!out)
         return QDRANT_EINVAL;
@@ -170,12 +169,12 @@ QDRANT_API int qdrant_points_query(qdrant_point_list **out, qdrant_client *c,
         return qd_set_err(c, QDRANT_EINVAL, "unknown query options version %u", o->version);
     if (!vector || dim == 0)
         return qd_set_err(c, QDRANT_EINVAL, "a query vector of dim > 0 floats is required");
-    return c->ops->points_query(out, c, collection, vector, dim, o);
+    return c->ops->point_query(out, c, collection, vector, dim, o);
 }
 
-QDRANT_API int qdrant_points_query_batch(qdrant_point_list **out, qdrant_client *c,
-                                         const char *collection, const float *vectors, size_t n,
-                                         size_t dim, const qdrant_query_options *opts)
+QDRANT_API int qdrant_point_query_batch(qdrant_point_list **out, qdrant_client *c,
+                                        const char *collection, const float *vectors, size_t n,
+                                        size_t dim, const qdrant_query_options *opts)
 {
     if (!out)
         return QDRANT_EINVAL;
@@ -190,5 +189,5 @@ QDRANT_API int qdrant_points_query_batch(qdrant_point_list **out, qdrant_client 
         if (opts[i].version != QDRANT_QUERY_OPTIONS_VERSION)
             return qd_set_err(c, QDRANT_EINVAL, "query %zu: unknown query options version %u", i,
                               opts[i].version);
-    return c->ops->points_query_batch(out, c, collection, vectors, n, dim, opts);
+    return c->ops->point_query_batch(out, c, collection, vectors, n, dim, opts);
 }

@@ -39,12 +39,12 @@ static int probe(qdrant_client *c, const char *path)
     return qd_call(c, "GET", url, NULL, 0, QD_IDEMPOTENT);
 }
 
-static int qs_healthz(qdrant_client *c)
+static int qs_health(qdrant_client *c)
 {
     return probe(c, "/healthz");
 }
 
-static int qs_readyz(qdrant_client *c)
+static int qs_ready(qdrant_client *c)
 {
     return probe(c, "/readyz");
 }
@@ -164,29 +164,29 @@ const qd_backend_ops qd_server_backend = {
     .open = qs_open,
     .close = qs_close,
     .connections = qs_connections,
-    .healthz = qs_healthz,
-    .readyz = qs_readyz,
+    .health = qs_health,
+    .ready = qs_ready,
     .server_info = qs_server_info,
     .collection_create = qs_collection_create,
     .collection_delete = qs_collection_delete,
     .collection_exists = qs_collection_exists,
     .collection_info = qs_collection_info,
     .collection_metadata_update = qs_collection_metadata_update,
-    .collections_list = qs_collections_list,
+    .collection_list = qs_collection_list,
     .payload_index_create = qs_payload_index_create,
     .alias_create = qs_alias_create,
     .alias_delete = qs_alias_delete,
     .alias_rename = qs_alias_rename,
     .alias_switch = qs_alias_switch,
-    .aliases_list = qs_aliases_list,
-    .points_upsert = qs_points_upsert,
-    .points_delete = qs_points_delete,
-    .points_delete_by_filter = qs_points_delete_by_filter,
-    .points_get = qs_points_get,
-    .points_scroll = qs_points_scroll,
-    .points_count = qs_points_count,
-    .points_query = qs_points_query,
-    .points_query_batch = qs_points_query_batch,
+    .alias_list = qs_alias_list,
+    .point_upsert = qs_point_upsert,
+    .point_delete = qs_point_delete,
+    .point_delete_by_filter = qs_point_delete_by_filter,
+    .point_get = qs_point_get,
+    .point_scroll = qs_point_scroll,
+    .point_count = qs_point_count,
+    .point_query = qs_point_query,
+    .point_query_batch = qs_point_query_batch,
     .upload_batch_size = QS_UPLOAD_BATCH_SIZE,
     .payload_canonical = NULL,
     .upload_run = qs_upload_run,

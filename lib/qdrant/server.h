@@ -51,34 +51,33 @@ int qs_collection_delete(int *out, qdrant_client *c, const char *name);
 int qs_collection_exists(int *out, qdrant_client *c, const char *name);
 int qs_collection_info(qdrant_collection_info **out, qdrant_client *c, const char *name);
 int qs_collection_metadata_update(qdrant_client *c, const char *name, const char *metadata);
-int qs_collections_list(qdrant_name_list **out, qdrant_client *c);
+int qs_collection_list(qdrant_name_list **out, qdrant_client *c);
 int qs_payload_index_create(qdrant_client *c, const char *collection, const char *field,
                             qdrant_field_type type, const qdrant_write_options *w);
 int qs_alias_create(qdrant_client *c, const char *alias, const char *collection);
 int qs_alias_delete(qdrant_client *c, const char *alias);
 int qs_alias_rename(qdrant_client *c, const char *old_alias, const char *new_alias);
 int qs_alias_switch(qdrant_client *c, const char *alias, const char *collection);
-int qs_aliases_list(qdrant_alias_list **out, qdrant_client *c, const char *collection);
+int qs_alias_list(qdrant_alias_list **out, qdrant_client *c, const char *collection);
 
 /* server_points.c */
-int qs_points_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_point_id *ids,
-                     const float *vectors, size_t dim, const char *const *payloads,
-                     const qdrant_write_options *w);
-int qs_points_delete(qdrant_client *c, const char *collection, const qdrant_point_id *ids, size_t n,
-                     const qdrant_write_options *w);
-int qs_points_delete_by_filter(qdrant_client *c, const char *collection, const qdrant_filter *f,
-                               const qdrant_write_options *w);
-int qs_points_get(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                  const qdrant_point_id *ids, size_t n, int with_payload, int with_vector);
-int qs_points_scroll(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                     const qdrant_scroll_options *o);
-int qs_points_count(uint64_t *out, qdrant_client *c, const char *collection,
-                    const qdrant_filter *f);
-int qs_points_query(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                    const float *vector, size_t dim, const qdrant_query_options *o);
-int qs_points_query_batch(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                          const float *vectors, size_t n, size_t dim,
-                          const qdrant_query_options *opts);
+int qs_point_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_point_id *ids,
+                    const float *vectors, size_t dim, const char *const *payloads,
+                    const qdrant_write_options *w);
+int qs_point_delete(qdrant_client *c, const char *collection, const qdrant_point_id *ids, size_t n,
+                    const qdrant_write_options *w);
+int qs_point_delete_by_filter(qdrant_client *c, const char *collection, const qdrant_filter *f,
+                              const qdrant_write_options *w);
+int qs_point_get(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                 const qdrant_point_id *ids, size_t n, int with_payload, int with_vector);
+int qs_point_scroll(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                    const qdrant_scroll_options *o);
+int qs_point_count(uint64_t *out, qdrant_client *c, const char *collection, const qdrant_filter *f);
+int qs_point_query(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                   const float *vector, size_t dim, const qdrant_query_options *o);
+int qs_point_query_batch(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                         const float *vectors, size_t n, size_t dim,
+                         const qdrant_query_options *opts);
 
 /* server_upload.c: a batch as this backend keeps it (the upload allocates this much). */
 typedef struct qs_batch {

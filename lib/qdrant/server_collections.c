@@ -210,7 +210,7 @@ static int get_array(qdrant_client *c, const char *url, const char *key, json_ob
     return QDRANT_OK;
 }
 
-int qs_collections_list(qdrant_name_list **out, qdrant_client *c)
+int qs_collection_list(qdrant_name_list **out, qdrant_client *c)
 {
     json_object *root, *arr;
     int rc = get_array(c, qd_url(c, NULL, "/collections", NULL, NULL), "collections", &root, &arr);
@@ -368,7 +368,7 @@ static int alias_list_get(qdrant_alias_list **out, qdrant_client *c, const char 
     return QDRANT_OK;
 }
 
-int qs_aliases_list(qdrant_alias_list **out, qdrant_client *c, const char *collection)
+int qs_alias_list(qdrant_alias_list **out, qdrant_client *c, const char *collection)
 {
     if (!collection)
         return alias_list_get(out, c, qd_url(c, NULL, "/aliases", NULL, NULL));
@@ -380,7 +380,7 @@ int qs_alias_switch(qdrant_client *c, const char *alias, const char *collection)
 {
     int rc;
     qdrant_alias_list *l = NULL;
-    if ((rc = qs_aliases_list(&l, c, NULL)))
+    if ((rc = qs_alias_list(&l, c, NULL)))
         return rc;
     int exists = qdrant_alias_list_find(l, alias) != NULL;
     qdrant_alias_list_free(l);

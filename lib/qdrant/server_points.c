@@ -152,9 +152,9 @@ static int write_call(qdrant_client *c, const char *method, const char *collecti
     return rc;
 }
 
-int qs_points_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_point_id *ids,
-                     const float *vectors, size_t dim, const char *const *payloads,
-                     const qdrant_write_options *w)
+int qs_point_upsert(qdrant_client *c, const char *collection, size_t n, const qdrant_point_id *ids,
+                    const float *vectors, size_t dim, const char *const *payloads,
+                    const qdrant_write_options *w)
 {
     int rc = qd_upsert_body(&c->body, n, ids, vectors, dim, payloads, c->errmsg, sizeof c->errmsg);
     if (rc)
@@ -188,8 +188,8 @@ static int ids_body(qdrant_client *c, const char *head, const qdrant_point_id *i
     return r ? qd_nomem(c) : QDRANT_OK;
 }
 
-int qs_points_delete(qdrant_client *c, const char *collection, const qdrant_point_id *ids, size_t n,
-                     const qdrant_write_options *w)
+int qs_point_delete(qdrant_client *c, const char *collection, const qdrant_point_id *ids, size_t n,
+                    const qdrant_write_options *w)
 {
     int rc = ids_body(c, "{\"points\":", ids, n);
     if (rc)
@@ -209,8 +209,8 @@ static int put_filter(qdrant_client *c, rc_buf *b, const char *sep, const qdrant
     return QDRANT_OK;
 }
 
-int qs_points_delete_by_filter(qdrant_client *c, const char *collection,
-                               const qdrant_filter *filter, const qdrant_write_options *w)
+int qs_point_delete_by_filter(qdrant_client *c, const char *collection, const qdrant_filter *filter,
+                              const qdrant_write_options *w)
 {
     int rc;
     rc_buf_reset(&c->body);
@@ -244,8 +244,8 @@ static int read_points(qdrant_point_list **out, qdrant_client *c, const char *co
     return rc;
 }
 
-int qs_points_get(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                  const qdrant_point_id *ids, size_t n, int with_payload, int with_vector)
+int qs_point_get(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                 const qdrant_point_id *ids, size_t n, int with_payload, int with_vector)
 {
     int rc = ids_body(c, "{\"ids\":", ids, n);
     if (rc)
@@ -256,8 +256,8 @@ int qs_points_get(qdrant_point_list **out, qdrant_client *c, const char *collect
     return read_points(out, c, collection, "/points", NULL, 0);
 }
 
-int qs_points_scroll(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                     const qdrant_scroll_options *o)
+int qs_point_scroll(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                    const qdrant_scroll_options *o)
 {
     int rc;
     rc_buf *b = &c->body;
@@ -283,8 +283,8 @@ int qs_points_scroll(qdrant_point_list **out, qdrant_client *c, const char *coll
     return read_points(out, c, collection, "/points/scroll", "points", 1);
 }
 
-int qs_points_count(uint64_t *out, qdrant_client *c, const char *collection,
-                    const qdrant_filter *filter)
+int qs_point_count(uint64_t *out, qdrant_client *c, const char *collection,
+                   const qdrant_filter *filter)
 {
     int rc;
     rc_buf *b = &c->body;
@@ -404,8 +404,8 @@ static int with_query_api(qdrant_client *c, int (*send)(qdrant_client *, int, qu
     return send(c, 0, q);
 }
 
-int qs_points_query(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                    const float *vector, size_t dim, const qdrant_query_options *o)
+int qs_point_query(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                   const float *vector, size_t dim, const qdrant_query_options *o)
 {
     query_call q = {out, collection, vector, 1, dim, o, 0};
     return with_query_api(c, query_one, &q);
@@ -465,9 +465,9 @@ static int read_batch(qdrant_point_list **out, qdrant_client *c, const char *col
     return rc;
 }
 
-int qs_points_query_batch(qdrant_point_list **out, qdrant_client *c, const char *collection,
-                          const float *vectors, size_t n, size_t dim,
-                          const qdrant_query_options *opts)
+int qs_point_query_batch(qdrant_point_list **out, qdrant_client *c, const char *collection,
+                         const float *vectors, size_t n, size_t dim,
+                         const qdrant_query_options *opts)
 {
     query_call q = {out, collection, vectors, n, dim, opts, 1};
     return with_query_api(c, query_many, &q);

@@ -77,10 +77,10 @@ static int make_result(qdrant_upload_result **out, qd_upload *u)
     return QDRANT_OK;
 }
 
-QDRANT_API int qdrant_points_upload(qdrant_upload_result **out, qdrant_client *c,
-                                    const char *collection, size_t n, const qdrant_point_id *ids,
-                                    const float *vectors, size_t dim, const char *const *payloads,
-                                    const qdrant_upload_options *opts)
+QDRANT_API int qdrant_point_upload(qdrant_upload_result **out, qdrant_client *c,
+                                   const char *collection, size_t n, const qdrant_point_id *ids,
+                                   const float *vectors, size_t dim, const char *const *payloads,
+                                   const qdrant_upload_options *opts)
 {
     if (!c)
         return QDRANT_EINVAL;

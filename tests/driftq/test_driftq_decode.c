@@ -37,7 +37,7 @@ static void check_paths(const char *line, const char *what)
         const driftq_envelope *ef = driftq_message_envelope(f), *ej = driftq_message_envelope(j);
         if (ef && ej)
             same = same && ef->deadline_ms == ej->deadline_ms &&
-                   ef->retry_policy.max_attempts == ej->retry_policy.max_attempts &&
+                   ef->retry_max_attempts == ej->retry_max_attempts &&
                    ((!ef->run_id && !ej->run_id) ||
                     (ef->run_id && ej->run_id && strcmp(ef->run_id, ej->run_id) == 0));
         ok(same, "  and agrees with json-c field by field");
@@ -72,9 +72,9 @@ int main(void)
         is_str(e->target_topic, "tt", "target_topic");
         is_int(e->deadline_ms, 1893553445678LL, "deadline parsed to Unix ms");
         is_int(e->partition_override, 1, "partition_override");
-        is_int(e->retry_policy.max_attempts, 5, "retry max_attempts");
-        is_int(e->retry_policy.backoff_ms, 100, "retry backoff_ms");
-        is_int(e->retry_policy.max_backoff_ms, 1000, "retry max_backoff_ms");
+        is_int(e->retry_max_attempts, 5, "retry max_attempts");
+        is_int(e->retry_backoff_ms, 100, "retry backoff_ms");
+        is_int(e->retry_max_backoff_ms, 1000, "retry max_backoff_ms");
     }
     is_str(driftq_message_json(m), full, "raw JSON kept");
     is_str(driftq_message_topic(m), "t", "topic carried");
@@ -176,7 +176,7 @@ int main(void)
     driftq_message_free(NULL);
     driftq_metrics_free(NULL);
     driftq_topic_list_free(NULL);
-    driftq_server_version_free(NULL);
+    driftq_server_info_free(NULL);
     ok(1, "destructors accept NULL");
     return tap_done();
 }

@@ -111,14 +111,14 @@ static void test_server_and_topics(driftq_client *c)
     char t[96];
     ts_unique("it-topics", t, sizeof t);
     is_int(driftq_health(c), 0, "health");
-    driftq_server_version *v = NULL;
-    is_int(driftq_server_version_get(&v, c), 0, "version");
-    ok(v && strlen(driftq_server_version_version(v)) > 0, "version string present");
-    driftq_server_version_free(v);
+    driftq_server_info *v = NULL;
+    is_int(driftq_server_info_get(&v, c), 0, "version");
+    ok(v && strlen(driftq_server_info_version(v)) > 0, "version string present");
+    driftq_server_info_free(v);
     is_int(driftq_topic_ensure(c, t, 3), 0, "ensure a new topic with 3 partitions");
     is_int(driftq_topic_create(c, t, 5), 0, "creating it again also succeeds (201)");
     driftq_topic_list *l = NULL;
-    is_int(driftq_topics_list(&l, c), 0, "list topics");
+    is_int(driftq_topic_list_get(&l, c), 0, "list topics");
     ok(driftq_topic_list_contains(l, t), "new topic listed");
     int sorted = 1;
     for (size_t i = 1; i < driftq_topic_list_count(l); i++)
@@ -185,7 +185,7 @@ static void test_nack_and_dlq(driftq_client *c)
     driftq_topic_ensure(c, t, 1);
     driftq_envelope env = DRIFTQ_ENVELOPE_INIT;
     env.run_id = "run-dlq";
-    env.retry_policy.max_attempts = 2;
+    env.retry_max_attempts = 2;
     is_int(driftq_produce(c, t, "k", "poison", 6, &env), 0, "produce with max_attempts 2");
     /* Nack each delivery: attempt 1 and 2, then the broker moves it to dlq.<topic>. */
     collect x = {.max = 2, .ack = 2};
@@ -200,7 +200,7 @@ static void test_nack_and_dlq(driftq_client *c)
     consume_for(c, t, g, 5000, &more, 1500);
     is_int(more.n, 0, "not delivered a third time");
     driftq_topic_list *l = NULL;
-    driftq_topics_list(&l, c);
+    driftq_topic_list_get(&l, c);
     ok(driftq_topic_list_contains(l, dlq), "dlq.<topic> was created");
     driftq_topic_list_free(l);
     collect d = {.max = 1, .ack = 1};

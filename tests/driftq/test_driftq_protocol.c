@@ -64,9 +64,9 @@ static void test_produce_exact(void)
     env.target_topic = "other";
     env.deadline_ms = 1893553445678LL;
     env.partition_override = 0;
-    env.retry_policy.max_attempts = 3;
-    env.retry_policy.backoff_ms = 100;
-    env.retry_policy.max_backoff_ms = 2000;
+    env.retry_max_attempts = 3;
+    env.retry_backoff_ms = 100;
+    env.retry_max_backoff_ms = 2000;
     const char *value = "caf\xc3\xa9 \"q\" <b>\n";
     is_int(driftq_produce(c, "t", "k1", value, strlen(value), &env), 0, "produce with envelope");
     is_int(driftq_produce(c, "t", NULL, "v", 1, NULL), 0, "produce without key or envelope");
@@ -114,10 +114,10 @@ static void test_produce_local_checks(void)
            "invalid UTF-8 refused");
     is_int(driftq_produce(c, "", "k", "v", 1, NULL), DRIFTQ_EINVAL, "empty topic refused");
     driftq_envelope env = DRIFTQ_ENVELOPE_INIT;
-    env.retry_policy.backoff_ms = 5;
+    env.retry_backoff_ms = 5;
     is_int(driftq_produce(c, "t", "k", "v", 1, &env), DRIFTQ_EINVAL,
            "backoff without attempts refused");
-    env.retry_policy.backoff_ms = 0;
+    env.retry_backoff_ms = 0;
     env.version = 42;
     is_int(driftq_produce(c, "t", "k", "v", 1, &env), DRIFTQ_EINVAL, "unknown envelope version");
     is_int(ss_count(s), 0, "nothing was sent for any of them");
@@ -262,11 +262,11 @@ static void test_topics(void)
     is_str(ss_req(s, 2)->body, "{\"name\":\"a&b\",\"partitions\":1}", "partitions 0 sent as 1");
     is_int(driftq_health(c), 0, "health");
     is_str(ss_req(s, 4)->target, "/v1/healthz", "health path");
-    driftq_server_version *v = NULL;
-    is_int(driftq_server_version_get(&v, c), 0, "version");
-    is_str(driftq_server_version_version(v), "dev", "version string");
-    is_int(driftq_server_version_wal_enabled(v), 1, "wal flag");
-    driftq_server_version_free(v);
+    driftq_server_info *v = NULL;
+    is_int(driftq_server_info_get(&v, c), 0, "version");
+    is_str(driftq_server_info_version(v), "dev", "version string");
+    is_int(driftq_server_info_wal_enabled(v), 1, "wal flag");
+    driftq_server_info_free(v);
     driftq_client_free(c);
     ss_stop(s);
 }

@@ -87,7 +87,7 @@ static const char *alias_target(env *x, char *buf, size_t cap)
 {
     qdrant_alias_list *l = NULL;
     buf[0] = 0;
-    if (qdrant_aliases_list(&l, x->q) == QDRANT_OK) {
+    if (qdrant_alias_list_get(&l, x->q) == QDRANT_OK) {
         const char *t = qdrant_alias_list_find(l, "rag_t_active");
         snprintf(buf, cap, "%s", t ? t : "");
     }
@@ -114,7 +114,7 @@ static long long meta_int(env *x, const char *collection, const char *key)
 static uint64_t points(env *x, const char *collection)
 {
     uint64_t n = 0;
-    if (qdrant_points_count(&n, x->q, collection, NULL))
+    if (qdrant_point_count(&n, x->q, collection, NULL))
         return (uint64_t)-1;
     return n;
 }

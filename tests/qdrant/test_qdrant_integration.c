@@ -65,7 +65,7 @@ static int index_of(const qdrant_point_id *id)
 static uint64_t count(const qdrant_filter *f)
 {
     uint64_t n = UINT64_MAX;
-    int rc = qdrant_points_count(&n, c, coll, f);
+    int rc = qdrant_point_count(&n, c, coll, f);
     if (rc)
         diag("count: %d %s", rc, qdrant_client_errmsg(c));
     return n;
@@ -73,8 +73,8 @@ static uint64_t count(const qdrant_filter *f)
 
 static void test_server(void)
 {
-    is_int(qdrant_healthz(c), 0, "healthz");
-    is_int(qdrant_readyz(c), 0, "readyz");
+    is_int(qdrant_health(c), 0, "healthz");
+    is_int(qdrant_ready(c), 0, "readyz");
     qdrant_server_info *si = NULL;
     is_int(qdrant_server_info_get(&si, c), 0, "server info");
     ok(si && qdrant_server_info_version(si)[0] >= '1', "a version");
@@ -116,7 +116,7 @@ static void test_collections(void)
     is_int(qdrant_collection_info_get(&info, c, missing), QDRANT_ENOTFOUND, "info: not found");
     ok(strstr(qdrant_client_errmsg(c), "doesn't exist") != NULL, "server's message kept");
     qdrant_name_list *l = NULL;
-    is_int(qdrant_collections_list(&l, c), 0, "list");
+    is_int(qdrant_collection_list_get(&l, c), 0, "list");
     ok(qdrant_name_list_contains(l, coll) && qdrant_name_list_contains(l, coll2), "both listed");
     qdrant_name_list_free(l);
     is_int(qdrant_payload_index_create(c, coll, "color", QDRANT_FIELD_KEYWORD, NULL), 0,
@@ -134,10 +134,10 @@ static void test_upsert_count(void)
     const char *pl[NPTS];
     for (int i = 0; i < NPTS; i++)
         pl[i] = payloads[i];
-    is_int(qdrant_points_upsert(c, coll, NPTS, ids, &vecs[0][0], DIM, pl, NULL), 0, "upsert");
+    is_int(qdrant_point_upsert(c, coll, NPTS, ids, &vecs[0][0], DIM, pl, NULL), 0, "upsert");
     if (tap_failed)
         diag("%s", qdrant_client_errmsg(c));
-    is_int(qdrant_points_upsert(c, coll, NPTS, ids, &vecs[0][0], DIM, pl, NULL), 0,
+    is_int(qdrant_point_upsert(c, coll, NPTS, ids, &vecs[0][0], DIM, pl, NULL), 0,
            "upsert again (idempotent)");
     ok(count(NULL) == NPTS, "count all");
     qdrant_filter *f = NULL;
@@ -147,7 +147,7 @@ static void test_upsert_count(void)
     qdrant_filter_free(f);
     float bad[3] = {1, 2, 3};
     qdrant_point_id one = qdrant_point_id_num(999);
-    is_int(qdrant_points_upsert(c, coll, 1, &one, bad, 3, NULL, NULL), QDRANT_EINVAL,
+    is_int(qdrant_point_upsert(c, coll, 1, &one, bad, 3, NULL, NULL), QDRANT_EINVAL,
            "wrong dimension refused by the server");
     ok(strstr(qdrant_client_errmsg(c), "dim") != NULL, "message mentions the dimension");
     ok(count(NULL) == NPTS, "nothing added");
@@ -157,7 +157,7 @@ static void test_get(void)
 {
     qdrant_point_id want[3] = {ids[21], ids[20], qdrant_point_id_num(12345)};
     qdrant_point_list *l = NULL;
-    is_int(qdrant_points_get(&l, c, coll, want, 3, 1, 1), 0, "get");
+    is_int(qdrant_point_get(&l, c, coll, want, 3, 1, 1), 0, "get");
     is_int(qdrant_point_list_count(l), 2, "missing id left out");
     int seen_big = 0, seen_uuid = 0;
     for (size_t i = 0; i < qdrant_point_list_count(l); i++) {
@@ -201,7 +201,7 @@ static void test_query(void)
     o.limit = 5;
     o.with_vector = 0;
     qdrant_point_list *l = NULL;
-    is_int(qdrant_points_query(&l, c, coll, q, DIM, &o), 0, "query");
+    is_int(qdrant_point_query(&l, c, coll, q, DIM, &o), 0, "query");
     is_int(qdrant_point_list_count(l), 5, "limit 5");
     int good_order = 1, good_scores = 1;
     for (size_t i = 0; i < qdrant_point_list_count(l); i++) {
@@ -219,7 +219,7 @@ static void test_query(void)
 
     o.offset = 2;
     o.limit = 3;
-    is_int(qdrant_points_query(&l, c, coll, q, DIM, &o), 0, "query with offset");
+    is_int(qdrant_point_query(&l, c, coll, q, DIM, &o), 0, "query with offset");
     ok(qdrant_point_list_count(l) == 3 && index_of(qdrant_point_list_id(l, 0)) == order[2],
        "offset skips the first two");
     qdrant_point_list_free(l);
@@ -228,7 +228,7 @@ static void test_query(void)
     o.limit = 50;
     o.use_score_threshold = 1;
     o.score_threshold = (float)score[order[3]] - 1e-4f;
-    is_int(qdrant_points_query(&l, c, coll, q, DIM, &o), 0, "query with score threshold");
+    is_int(qdrant_point_query(&l, c, coll, q, DIM, &o), 0, "query with score threshold");
     is_int(qdrant_point_list_count(l), 4, "only the four best pass");
     qdrant_point_list_free(l);
 
@@ -241,7 +241,7 @@ static void test_query(void)
     fo.limit = 50;
     fo.with_payload = 0;
     fo.with_vector = 1;
-    is_int(qdrant_points_query(&l, c, coll, q, DIM, &fo), 0, "filtered query");
+    is_int(qdrant_point_query(&l, c, coll, q, DIM, &fo), 0, "filtered query");
     int all_match = qdrant_point_list_count(l) > 0;
     for (size_t i = 0; i < qdrant_point_list_count(l); i++) {
         int k = index_of(qdrant_point_list_id(l, i));
@@ -256,11 +256,11 @@ static void test_query(void)
     qdrant_filter_free(f);
 
     float wrong[2] = {1, 0};
-    is_int(qdrant_points_query(&l, c, coll, wrong, 2, NULL), QDRANT_EINVAL, "wrong dimension");
+    is_int(qdrant_point_query(&l, c, coll, wrong, 2, NULL), QDRANT_EINVAL, "wrong dimension");
     ok(strstr(qdrant_client_errmsg(c), "dim") != NULL, "dimension message");
     char missing[96];
     ts_unique("qc-missing", missing, sizeof missing);
-    is_int(qdrant_points_query(&l, c, missing, q, DIM, NULL), QDRANT_ENOTFOUND,
+    is_int(qdrant_point_query(&l, c, missing, q, DIM, NULL), QDRANT_ENOTFOUND,
            "query on an unknown collection");
 }
 
@@ -285,7 +285,7 @@ static void test_scroll(void)
     memset(seen, 0, sizeof seen);
     for (;;) {
         qdrant_point_list *l = NULL;
-        int rc = qdrant_points_scroll(&l, c, coll, &o);
+        int rc = qdrant_point_scroll(&l, c, coll, &o);
         if (rc) {
             is_int(rc, 0, "scroll page");
             break;
@@ -317,7 +317,7 @@ static void test_scroll(void)
     fo.filter = f;
     fo.limit = 100;
     qdrant_point_list *l = NULL;
-    is_int(qdrant_points_scroll(&l, c, coll, &fo), 0, "scroll with a range filter");
+    is_int(qdrant_point_scroll(&l, c, coll, &fo), 0, "scroll with a range filter");
     is_int(qdrant_point_list_count(l), 5, "n in [5, 10)");
     ok(qdrant_point_list_next_page(l) == NULL, "single page");
     qdrant_point_list_free(l);
@@ -328,11 +328,11 @@ static void test_scroll(void)
     qdrant_scroll_options eo = QDRANT_SCROLL_OPTIONS_INIT;
     eo.limit = 5;
     eo.with_payload = 0;
-    is_int(qdrant_points_scroll_each(c, coll, &eo, on_point, &n), 0, "scroll_each");
+    is_int(qdrant_point_scroll_each(c, coll, &eo, on_point, &n), 0, "scroll_each");
     is_int(n, NPTS, "every point once");
     n = 0;
     stop_after = 3;
-    is_int(qdrant_points_scroll_each(c, coll, &eo, on_point, &n), QDRANT_ESTOPPED,
+    is_int(qdrant_point_scroll_each(c, coll, &eo, on_point, &n), QDRANT_ESTOPPED,
            "scroll_each stopped by the callback");
     is_int(n, 3, "stopped at once");
     stop_after = 0;
@@ -360,42 +360,42 @@ static void test_filters_delete(void)
     qdrant_filter_free(f);
 
     qdrant_point_id del[2] = {ids[0], ids[21]};
-    is_int(qdrant_points_delete(c, coll, del, 2, NULL), 0, "delete by ids");
+    is_int(qdrant_point_delete(c, coll, del, 2, NULL), 0, "delete by ids");
     ok(count(NULL) == NPTS - 2, "two fewer");
-    is_int(qdrant_points_delete(c, coll, del, 2, NULL), 0, "deleting again is harmless");
+    is_int(qdrant_point_delete(c, coll, del, 2, NULL), 0, "deleting again is harmless");
 
     qdrant_filter_new(&f);
     qdrant_filter_match_keyword(f, QDRANT_MUST, "color", "blue");
     uint64_t blue = count(f);
     qdrant_write_options w = QDRANT_WRITE_OPTIONS_INIT;
     w.ordering = QDRANT_ORDERING_STRONG;
-    is_int(qdrant_points_delete_by_filter(c, coll, f, &w), 0, "delete by filter");
+    is_int(qdrant_point_delete_by_filter(c, coll, f, &w), 0, "delete by filter");
     ok(count(f) == 0, "no blue left");
     ok(blue > 0 && count(NULL) == NPTS - 2 - blue, "the rest stays");
     qdrant_filter_free(f);
     char missing[96];
     ts_unique("qc-missing", missing, sizeof missing);
     uint64_t n;
-    is_int(qdrant_points_count(&n, c, missing, NULL), QDRANT_ENOTFOUND, "count: unknown coll");
+    is_int(qdrant_point_count(&n, c, missing, NULL), QDRANT_ENOTFOUND, "count: unknown coll");
 }
 
 static void test_aliases(void)
 {
     is_int(qdrant_alias_switch(c, alias, coll), 0, "switch a new alias");
     qdrant_alias_list *l = NULL;
-    is_int(qdrant_collection_aliases_list(&l, c, coll), 0, "aliases of the collection");
+    is_int(qdrant_collection_alias_list_get(&l, c, coll), 0, "aliases of the collection");
     is_str(qdrant_alias_list_find(l, alias), coll, "alias points at coll");
     qdrant_alias_list_free(l);
     uint64_t n = 0;
-    is_int(qdrant_points_count(&n, c, alias, NULL), 0, "count through the alias");
+    is_int(qdrant_point_count(&n, c, alias, NULL), 0, "count through the alias");
     is_int(qdrant_alias_switch(c, alias, coll2), 0, "switch to coll2 (delete + create)");
-    is_int(qdrant_aliases_list(&l, c), 0, "all aliases");
+    is_int(qdrant_alias_list_get(&l, c), 0, "all aliases");
     is_str(qdrant_alias_list_find(l, alias), coll2, "alias now points at coll2");
     qdrant_alias_list_free(l);
-    is_int(qdrant_points_count(&n, c, alias, NULL), 0, "count through the switched alias");
+    is_int(qdrant_point_count(&n, c, alias, NULL), 0, "count through the switched alias");
     is_int(n, 0, "coll2 is empty");
     is_int(qdrant_alias_rename(c, alias, alias2), 0, "rename");
-    is_int(qdrant_aliases_list(&l, c), 0, "all aliases again");
+    is_int(qdrant_alias_list_get(&l, c), 0, "all aliases again");
     ok(qdrant_alias_list_find(l, alias) == NULL, "old name gone");
     is_str(qdrant_alias_list_find(l, alias2), coll2, "new name there");
     qdrant_alias_list_free(l);
@@ -406,7 +406,7 @@ static void test_aliases(void)
            "alias to a missing collection");
     is_int(qdrant_alias_delete(c, alias), 0, "delete alias");
     is_int(qdrant_alias_delete(c, alias2), 0, "delete alias2");
-    is_int(qdrant_collection_aliases_list(&l, c, coll2), 0, "aliases of coll2");
+    is_int(qdrant_collection_alias_list_get(&l, c, coll2), 0, "aliases of coll2");
     is_int(qdrant_alias_list_count(l), 0, "none left");
     qdrant_alias_list_free(l);
 }

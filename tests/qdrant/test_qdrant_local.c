@@ -78,9 +78,9 @@ static void test_urls(void)
     path_in(p, sizeof p, "abs");
     ok(new_client(&c, p) == 0 && c, "absolute path: local mode");
     ok(!exists(p), "  the store is not created by qdrant_client_new");
-    is_int(qdrant_healthz(c), 0, "  healthz");
+    is_int(qdrant_health(c), 0, "  healthz");
     ok(!exists(p), "  nor by healthz");
-    is_int(qdrant_readyz(c), 0, "  readyz opens the store");
+    is_int(qdrant_ready(c), 0, "  readyz opens the store");
     ok(exists(p), "  directory created");
     char marker[300];
     snprintf(marker, sizeof marker, "%s/.qdrant-local-store", p);
@@ -93,12 +93,12 @@ static void test_urls(void)
     snprintf(url, sizeof url, "file://%s/with%%20space/", root);
     ok(new_client(&c, url) == 0, "file:///...%20.../ : local mode");
     qdrant_name_list *l = NULL;
-    ok(qdrant_collections_list(&l, c) == 0 && qdrant_name_list_count(l) == 0, "  empty list");
+    ok(qdrant_collection_list_get(&l, c) == 0 && qdrant_name_list_count(l) == 0, "  empty list");
     qdrant_name_list_free(l);
     ok(exists(path_in(p, sizeof p, "with space")), "  %20 decoded, trailing / dropped");
     qdrant_client_free(c);
     snprintf(url, sizeof url, "file://localhost%s/lh", root);
-    ok(new_client(&c, url) == 0 && qdrant_readyz(c) == 0 && exists(path_in(p, sizeof p, "lh")),
+    ok(new_client(&c, url) == 0 && qdrant_ready(c) == 0 && exists(path_in(p, sizeof p, "lh")),
        "file://localhost/...: local mode");
     qdrant_client_free(c);
 
@@ -106,22 +106,22 @@ static void test_urls(void)
     char cwd[512];
     ok(getcwd(cwd, sizeof cwd) != NULL, "getcwd");
     ok(chdir(path_in(p, sizeof p, "lh")) == 0, "chdir");
-    ok(new_client(&c, "./rel") == 0 && qdrant_readyz(c) == 0 && exists("rel"), "./rel");
+    ok(new_client(&c, "./rel") == 0 && qdrant_ready(c) == 0 && exists("rel"), "./rel");
     qdrant_client_free(c);
-    ok(new_client(&c, "../up") == 0 && qdrant_readyz(c) == 0 && exists(path_in(p, sizeof p, "up")),
+    ok(new_client(&c, "../up") == 0 && qdrant_ready(c) == 0 && exists(path_in(p, sizeof p, "up")),
        "../up");
     qdrant_client_free(c);
     ok(new_client(&c, "./later") == 0, "./later: client made");
     ok(chdir(cwd) == 0, "chdir back");
-    ok(qdrant_readyz(c) == 0 && exists(path_in(p, sizeof p, "lh/later")),
+    ok(qdrant_ready(c) == 0 && exists(path_in(p, sizeof p, "lh/later")),
        "  resolved against the directory current at qdrant_client_new");
     qdrant_client_free(c);
 }
 
 static void test_server_calls(qdrant_client *c)
 {
-    is_int(qdrant_healthz(c), 0, "healthz");
-    is_int(qdrant_readyz(c), 0, "readyz");
+    is_int(qdrant_health(c), 0, "healthz");
+    is_int(qdrant_ready(c), 0, "readyz");
     qdrant_server_info *si = NULL;
     is_int(qdrant_server_info_get(&si, c), 0, "server info");
     is_str(qdrant_server_info_title(si), "qdrant local mode", "  title");
@@ -145,21 +145,21 @@ static void test_open_errors(void)
     fputs("keep me", fp);
     fclose(fp);
     ok(new_client(&c, p) == 0, "not a store: qdrant_client_new succeeds (opened lazily)");
-    is_int(qdrant_healthz(c), 0, "  healthz still answers");
-    is_int(qdrant_readyz(c), QDRANT_EINVAL, "  readyz: QDRANT_EINVAL");
+    is_int(qdrant_health(c), 0, "  healthz still answers");
+    is_int(qdrant_ready(c), QDRANT_EINVAL, "  readyz: QDRANT_EINVAL");
     ok(has(qdrant_client_errmsg(c), "not a local store") &&
            has(qdrant_client_errmsg(c), "precious.txt"),
        "  the message says why");
     diag("%s", qdrant_client_errmsg(c));
     qdrant_name_list *l = NULL;
-    is_int(qdrant_collections_list(&l, c), QDRANT_EINVAL, "  first real call: QDRANT_EINVAL");
+    is_int(qdrant_collection_list_get(&l, c), QDRANT_EINVAL, "  first real call: QDRANT_EINVAL");
     ok(l == NULL, "  out untouched");
     is_int(qdrant_collection_create(c, "x", 2, QDRANT_DISTANCE_DOT, NULL), QDRANT_EINVAL,
            "  create: QDRANT_EINVAL");
     ok(has(qdrant_client_errmsg(c), "not a local store"), "  message on the handle");
     /* fixed behind the client's back: the next call opens it */
     unlink(f);
-    is_int(qdrant_collections_list(&l, c), 0, "  after the directory is emptied: opens");
+    is_int(qdrant_collection_list_get(&l, c), 0, "  after the directory is emptied: opens");
     qdrant_name_list_free(l);
     qdrant_client_free(c);
 
@@ -167,14 +167,14 @@ static void test_open_errors(void)
     ok(new_client(&c, f) == 0, "a regular file: client made");
     fp = fopen(f, "w");
     fclose(fp);
-    is_int(qdrant_readyz(c), QDRANT_EINVAL, "  first call: QDRANT_EINVAL");
+    is_int(qdrant_ready(c), QDRANT_EINVAL, "  first call: QDRANT_EINVAL");
     ok(has(qdrant_client_errmsg(c), "not a directory"), "  message");
     qdrant_client_free(c);
 
     /* a missing parent: only one level is created */
     path_in(p, sizeof p, "no/such/parent");
     ok(new_client(&c, p) == 0, "missing parent: client made");
-    is_int(qdrant_readyz(c), QDRANT_EIO, "  first call: QDRANT_EIO");
+    is_int(qdrant_ready(c), QDRANT_EIO, "  first call: QDRANT_EIO");
     ok(has(qdrant_client_errmsg(c), "cannot create"), "  message");
     diag("%s", qdrant_client_errmsg(c));
     qdrant_client_free(c);
@@ -196,7 +196,7 @@ static void test_open_errors(void)
             _exit(2);
         int rc = qdrant_collection_create(x, "c", 2, QDRANT_DISTANCE_DOT, NULL);
         int good = rc == QDRANT_EIO && has(qdrant_client_errmsg(x), "not writable");
-        int rc2 = qdrant_readyz(x);
+        int rc2 = qdrant_ready(x);
         qdrant_client_free(x);
         _exit(good && rc2 == QDRANT_EIO ? 0 : 1);
     }
@@ -219,7 +219,7 @@ static void test_damaged_store(void)
     qdrant_point_id id = qdrant_point_id_num(7);
     float v[2] = {1, 2};
     ok(qdrant_collection_create(c, "kept", 2, QDRANT_DISTANCE_DOT, NULL) == 0 &&
-           qdrant_points_upsert(c, "kept", 1, &id, v, 2, NULL, NULL) == 0,
+           qdrant_point_upsert(c, "kept", 1, &id, v, 2, NULL, NULL) == 0,
        "  a collection with a point");
     qdrant_client_free(c);
     snprintf(db, sizeof db, "%s/store.db", p);
@@ -228,7 +228,7 @@ static void test_damaged_store(void)
         ok(new_client(&c, p) == 0,
            round ? "a client on the store without a database" : "a client on the truncated store");
         qdrant_name_list *l = NULL;
-        is_int(qdrant_collections_list(&l, c), QDRANT_EIO,
+        is_int(qdrant_collection_list_get(&l, c), QDRANT_EIO,
                "  listing: QDRANT_EIO, not an empty list");
         ok(l == NULL, "  out untouched");
         ok(has(qdrant_client_errmsg(c), "damaged") && has(qdrant_client_errmsg(c), p),
@@ -239,7 +239,7 @@ static void test_damaged_store(void)
         ok(ex == -1, "  not answered 0");
         is_int(qdrant_collection_create(c, "new", 2, QDRANT_DISTANCE_DOT, NULL), QDRANT_EIO,
                "  nothing can be created in it");
-        is_int(qdrant_readyz(c), QDRANT_EIO, "  readyz: QDRANT_EIO");
+        is_int(qdrant_ready(c), QDRANT_EIO, "  readyz: QDRANT_EIO");
         qdrant_client_free(c);
         c = NULL;
         if (!round) {
@@ -333,12 +333,12 @@ static void test_local_behaviour(qdrant_client *c)
     is_int(qdrant_alias_switch(c, "live", "missing"), QDRANT_ENOTFOUND,
            "switch to a missing collection: QDRANT_ENOTFOUND");
     qdrant_alias_list *al = NULL;
-    ok(qdrant_aliases_list(&al, c) == 0 && qdrant_alias_list_find(al, "live") &&
+    ok(qdrant_alias_list_get(&al, c) == 0 && qdrant_alias_list_find(al, "live") &&
            strcmp(qdrant_alias_list_find(al, "live"), "a") == 0,
        "  all or nothing: the alias still points at a");
     qdrant_alias_list_free(al);
     is_int(qdrant_alias_switch(c, "live", "b"), 0, "switch live -> b");
-    ok(qdrant_collection_aliases_list(&al, c, "b") == 0 && qdrant_alias_list_count(al) == 1 &&
+    ok(qdrant_collection_alias_list_get(&al, c, "b") == 0 && qdrant_alias_list_count(al) == 1 &&
            strcmp(qdrant_alias_list_alias(al, 0), "live") == 0,
        "  b's aliases");
     qdrant_alias_list_free(al);
@@ -362,22 +362,22 @@ static void test_local_behaviour(qdrant_client *c)
         pl[i] = pbuf[i];
     }
     v[4] = NAN;
-    is_int(qdrant_points_upsert(c, "a", 10, ids, v, 3, pl, NULL), QDRANT_EINVAL, "NaN refused");
+    is_int(qdrant_point_upsert(c, "a", 10, ids, v, 3, pl, NULL), QDRANT_EINVAL, "NaN refused");
     is_str(qdrant_client_errmsg(c), "point 1: vector element 1 is NaN or infinite", "  message");
     v[4] = 1.0f;
     pl[3] = "[1]";
-    is_int(qdrant_points_upsert(c, "a", 10, ids, v, 3, pl, NULL), QDRANT_EINVAL,
+    is_int(qdrant_point_upsert(c, "a", 10, ids, v, 3, pl, NULL), QDRANT_EINVAL,
            "payload not an object refused");
     pl[3] = "{\"a\":01}";
-    is_int(qdrant_points_upsert(c, "a", 10, ids, v, 3, pl, NULL), QDRANT_EINVAL,
+    is_int(qdrant_point_upsert(c, "a", 10, ids, v, 3, pl, NULL), QDRANT_EINVAL,
            "payload that is not strict JSON refused");
     pl[3] = pbuf[3];
     ids[2].kind = 9;
-    is_int(qdrant_points_upsert(c, "a", 10, ids, v, 3, pl, NULL), QDRANT_EINVAL, "bad id refused");
+    is_int(qdrant_point_upsert(c, "a", 10, ids, v, 3, pl, NULL), QDRANT_EINVAL, "bad id refused");
     ids[2] = qdrant_point_id_num(3);
     uint64_t n = 99;
-    ok(qdrant_points_count(&n, c, "a", NULL) == 0 && n == 0, "  nothing was written");
-    is_int(qdrant_points_upsert(c, "a", 10, ids, v, 2, pl, NULL), QDRANT_EINVAL,
+    ok(qdrant_point_count(&n, c, "a", NULL) == 0 && n == 0, "  nothing was written");
+    is_int(qdrant_point_upsert(c, "a", 10, ids, v, 2, pl, NULL), QDRANT_EINVAL,
            "wrong dimension: QDRANT_EINVAL");
     is_str(qdrant_client_errmsg(c), "Wrong input: Vector dimension error: expected dim: 3, got 2",
            "  Qdrant's message");
@@ -388,26 +388,26 @@ static void test_local_behaviour(qdrant_client *c)
     uo.progress = on_progress;
     qdrant_upload_result *res = NULL;
     progress_calls = 0;
-    is_int(qdrant_points_upload(&res, c, "a", 10, ids, v, 3, pl, &uo), 0, "upload 10 in 4 batches");
+    is_int(qdrant_point_upload(&res, c, "a", 10, ids, v, 3, pl, &uo), 0, "upload 10 in 4 batches");
     is_int(progress_calls, 4, "  progress after each batch");
     is_int(qdrant_upload_result_failed_count(res), 0, "  none failed");
     qdrant_upload_result_free(res);
     res = NULL;
-    ok(qdrant_points_count(&n, c, "a", NULL) == 0 && n == 10, "  10 stored");
-    is_int(qdrant_points_upload(&res, c, "missing", 10, ids, v, 3, pl, &uo), QDRANT_ENOTFOUND,
+    ok(qdrant_point_count(&n, c, "a", NULL) == 0 && n == 10, "  10 stored");
+    is_int(qdrant_point_upload(&res, c, "missing", 10, ids, v, 3, pl, &uo), QDRANT_ENOTFOUND,
            "upload to a missing collection");
     is_int(qdrant_upload_result_failed_count(res), 10, "  every point reported");
     ok(has(qdrant_upload_result_failed_message(res, 0), "doesn't exist"), "  with the message");
     qdrant_upload_result_free(res);
     res = NULL;
     stop_after = 2;
-    is_int(qdrant_points_upload(&res, c, "b", 10, ids, v, 3, pl, &uo), QDRANT_ESTOPPED,
+    is_int(qdrant_point_upload(&res, c, "b", 10, ids, v, 3, pl, &uo), QDRANT_ESTOPPED,
            "upload stopped by the progress callback");
     is_int(qdrant_upload_result_failed_count(res), 4, "  the last 4 points not stored");
     is_int(qdrant_upload_result_failed_index(res, 0), 6, "  from index 6");
     qdrant_upload_result_free(res);
     stop_after = 0;
-    ok(qdrant_points_count(&n, c, "b", NULL) == 0 && n == 6, "  6 stored");
+    ok(qdrant_point_count(&n, c, "b", NULL) == 0 && n == 6, "  6 stored");
 
     /* filters the engine does not implement: refused, never answered wrongly */
     qdrant_filter *f = NULL;
@@ -415,30 +415,30 @@ static void test_local_behaviour(qdrant_client *c)
     qdrant_filter_raw(f, QDRANT_MUST,
                       "{\"key\":\"loc\",\"geo_radius\":{\"center\":{\"lat\":1,\"lon\":2},"
                       "\"radius\":3}}");
-    is_int(qdrant_points_count(&n, c, "a", f), QDRANT_EUNSUPPORTED, "geo filter: unsupported");
+    is_int(qdrant_point_count(&n, c, "a", f), QDRANT_EUNSUPPORTED, "geo filter: unsupported");
     ok(has(qdrant_client_errmsg(c), "not supported in local mode"), "  message");
     diag("%s", qdrant_client_errmsg(c));
     qdrant_point_list *pts = NULL;
     qdrant_query_options q = QDRANT_QUERY_OPTIONS_INIT;
     q.filter = f;
     float qv[3] = {1, 2, 3};
-    is_int(qdrant_points_query(&pts, c, "a", qv, 3, &q), QDRANT_EUNSUPPORTED, "  in a query");
-    is_int(qdrant_points_delete_by_filter(c, "a", f, NULL), QDRANT_EUNSUPPORTED, "  in a delete");
-    ok(qdrant_points_count(&n, c, "a", NULL) == 0 && n == 10, "  nothing deleted");
+    is_int(qdrant_point_query(&pts, c, "a", qv, 3, &q), QDRANT_EUNSUPPORTED, "  in a query");
+    is_int(qdrant_point_delete_by_filter(c, "a", f, NULL), QDRANT_EUNSUPPORTED, "  in a delete");
+    ok(qdrant_point_count(&n, c, "a", NULL) == 0 && n == 10, "  nothing deleted");
     qdrant_filter_free(f);
     qv[1] = INFINITY;
     q.filter = NULL;
-    is_int(qdrant_points_query(&pts, c, "a", qv, 3, &q), QDRANT_EINVAL, "infinite query vector");
+    is_int(qdrant_point_query(&pts, c, "a", qv, 3, &q), QDRANT_EINVAL, "infinite query vector");
     is_str(qdrant_client_errmsg(c), "query vector element 1 is NaN or infinite", "  message");
     qv[1] = 2;
     float bq[6] = {1, 2, 3, 4, 5, NAN};
     qdrant_point_list *bl[2] = {NULL, NULL};
-    is_int(qdrant_points_query_batch(bl, c, "a", bq, 2, 3, NULL), QDRANT_EINVAL,
+    is_int(qdrant_point_query_batch(bl, c, "a", bq, 2, 3, NULL), QDRANT_EINVAL,
            "a NaN in the second query of a batch");
     is_str(qdrant_client_errmsg(c), "query 1: vector element 2 is NaN or infinite", "  message");
     ok(!bl[0] && !bl[1], "  nothing answered");
-    is_int(qdrant_points_query(&pts, c, "a", qv, 2, &q), QDRANT_EINVAL, "query: wrong dimension");
-    is_int(qdrant_points_query(&pts, c, "nope", qv, 3, &q), QDRANT_ENOTFOUND,
+    is_int(qdrant_point_query(&pts, c, "a", qv, 2, &q), QDRANT_EINVAL, "query: wrong dimension");
+    is_int(qdrant_point_query(&pts, c, "nope", qv, 3, &q), QDRANT_ENOTFOUND,
            "query: unknown collection");
     ok(pts == NULL, "  out untouched");
     is_int(qdrant_client_http_status(c), 0, "no HTTP status in local mode");
@@ -453,10 +453,10 @@ static void test_persistence(const char *dir)
     qdrant_client *c = NULL;
     ok(new_client(&c, dir) == 0, "a second client on the same store");
     uint64_t n = 0;
-    ok(qdrant_points_count(&n, c, "a", NULL) == 0 && n == 10, "  sees the 10 points");
+    ok(qdrant_point_count(&n, c, "a", NULL) == 0 && n == 10, "  sees the 10 points");
     qdrant_point_list *l = NULL;
     qdrant_point_id id = qdrant_point_id_num(4);
-    ok(qdrant_points_get(&l, c, "a", &id, 1, 1, 1) == 0 && qdrant_point_list_count(l) == 1 &&
+    ok(qdrant_point_get(&l, c, "a", &id, 1, 1, 1) == 0 && qdrant_point_list_count(l) == 1 &&
            has(qdrant_point_list_payload(l, 0), "\"i\":3"),
        "  and their payloads");
     qdrant_point_list_free(l);

@@ -250,7 +250,7 @@ static void query_case(int d, const char *target, const float *q, int which, uin
     o.with_vector = with_vector;
     int rc[NB];
     for (int b = 0; b < NB; b++) {
-        rc[b] = qdrant_points_query(&r[b], cl[b], target, q, DIM, &o);
+        rc[b] = qdrant_point_query(&r[b], cl[b], target, q, DIM, &o);
         if (rc[b])
             diag("%s %s: %d %s", bname[b], what, rc[b], qdrant_client_errmsg(cl[b]));
     }
@@ -305,7 +305,7 @@ static void test_create(void)
         int hit[NB] = {0, 0};
         for (int b = 0; b < NB; b++) {
             qdrant_name_list *l = NULL;
-            if (qdrant_collections_list(&l, cl[b]) == 0)
+            if (qdrant_collection_list_get(&l, cl[b]) == 0)
                 hit[b] = qdrant_name_list_contains(l, coll[d]);
             qdrant_name_list_free(l);
         }
@@ -318,13 +318,13 @@ static void test_upsert(void)
     for (int b = 0; b < NB; b++)
         for (int d = 0; d < 4; d++) {
             /* the first 24 in one upsert, the rest through the uploader in batches of 5 */
-            int rc = qdrant_points_upsert(cl[b], coll[d], 24, ids, &vecs[0][0], DIM, pls, NULL);
+            int rc = qdrant_point_upsert(cl[b], coll[d], 24, ids, &vecs[0][0], DIM, pls, NULL);
             qdrant_upload_options uo = QDRANT_UPLOAD_OPTIONS_INIT;
             uo.batch_points = 5;
             qdrant_upload_result *res = NULL;
             int rc2 = rc ? rc
-                         : qdrant_points_upload(&res, cl[b], coll[d], NPTS - 24, ids + 24,
-                                                &vecs[24][0], DIM, pls + 24, &uo);
+                         : qdrant_point_upload(&res, cl[b], coll[d], NPTS - 24, ids + 24,
+                                               &vecs[24][0], DIM, pls + 24, &uo);
             if (rc || rc2)
                 diag("%s: %d %d %s", bname[b], rc, rc2, qdrant_client_errmsg(cl[b]));
             ok(rc == 0 && rc2 == 0 && qdrant_upload_result_failed_count(res) == 0,
@@ -335,13 +335,13 @@ static void test_upsert(void)
     const char *np = "{\"n\":0,\"color\":\"red\",\"even\":true,\"price\":0,\"name\":\"new\","
                      "\"tags\":[\"t0\",\"all\"],\"nested\":{\"k\":0}}";
     for (int b = 0; b < NB; b++) {
-        ok(qdrant_points_upsert(cl[b], coll[1], 1, ids, vecs[1], DIM, &np, NULL) == 0,
+        ok(qdrant_point_upsert(cl[b], coll[1], 1, ids, vecs[1], DIM, &np, NULL) == 0,
            "overwrite point 0");
     }
     qdrant_point_list *g[NB] = {NULL, NULL};
     qdrant_point_id want[4] = {ids[0], ids[37], qdrant_point_id_num(2), ids[0]};
     for (int b = 0; b < NB; b++)
-        if (qdrant_points_get(&g[b], cl[b], coll[1], want, 4, 1, 1))
+        if (qdrant_point_get(&g[b], cl[b], coll[1], want, 4, 1, 1))
             diag("%s get: %s", bname[b], qdrant_client_errmsg(cl[b]));
     ok(same_lists(g[0], g[1], NULL), "get (a missing id, a repeated id): the same");
     ok(qdrant_point_list_count(g[0]) == 2 &&
@@ -351,10 +351,9 @@ static void test_upsert(void)
        "  the overwrite took: new payload and vector");
     for (int b = 0; b < NB; b++) {
         qdrant_point_list_free(g[b]);
-        ok(qdrant_points_upsert(cl[b], coll[1], 1, ids, vecs[0], DIM, pls, NULL) == 0,
-           "  and back");
+        ok(qdrant_point_upsert(cl[b], coll[1], 1, ids, vecs[0], DIM, pls, NULL) == 0, "  and back");
         uint64_t n = 0;
-        ok(qdrant_points_count(&n, cl[b], coll[1], NULL) == 0 && n == NPTS, "  count unchanged");
+        ok(qdrant_point_count(&n, cl[b], coll[1], NULL) == 0 && n == NPTS, "  count unchanged");
     }
 }
 
@@ -416,9 +415,9 @@ static void test_scroll_count(void)
         int same = 1, seen = 0, inorder = 1, pages = 0;
         for (;;) {
             qdrant_point_list *p[NB] = {NULL, NULL};
-            int rc0 = qdrant_points_scroll(&p[0], cl[0], coll[0], &o);
+            int rc0 = qdrant_point_scroll(&p[0], cl[0], coll[0], &o);
             o.offset = o.offset ? &next[1] : NULL;
-            int rc1 = qdrant_points_scroll(&p[1], cl[1], coll[0], &o);
+            int rc1 = qdrant_point_scroll(&p[1], cl[1], coll[0], &o);
             if (rc0 || rc1 || !same_lists(p[0], p[1], NULL)) {
                 diag("scroll: %d %d %s", rc0, rc1, qdrant_client_errmsg(cl[0]));
                 same = 0;
@@ -446,7 +445,7 @@ static void test_scroll_count(void)
         ok(inorder && seen == n && pages == (n ? (n + 6) / 7 : 1), label);
         for (int b = 0; b < NB; b++) {
             uint64_t c = UINT64_MAX;
-            int rc = qdrant_points_count(&c, cl[b], coll[0], f);
+            int rc = qdrant_point_count(&c, cl[b], coll[0], f);
             snprintf(label, sizeof label, "%s: count, filter %d = %d", bname[b], which, n);
             ok(rc == 0 && c == (uint64_t)n, label);
         }
@@ -461,7 +460,7 @@ static void test_deletes(void)
     qdrant_filter_match_keyword(f, QDRANT_MUST, "color", "green");
     for (int b = 0; b < NB; b++)
         for (int d = 0; d < 4; d++)
-            ok(qdrant_points_delete_by_filter(cl[b], coll[d], f, NULL) == 0, "delete by filter");
+            ok(qdrant_point_delete_by_filter(cl[b], coll[d], f, NULL) == 0, "delete by filter");
     qdrant_filter_free(f);
     int n = 0;
     for (int i = 0; i < NPTS; i++) {
@@ -472,14 +471,14 @@ static void test_deletes(void)
     qdrant_point_id del[2] = {ids[0], ids[38]};
     for (int b = 0; b < NB; b++)
         for (int d = 0; d < 4; d++)
-            ok(qdrant_points_delete(cl[b], coll[d], del, 2, NULL) == 0, "delete by ids");
+            ok(qdrant_point_delete(cl[b], coll[d], del, 2, NULL) == 0, "delete by ids");
     alive[0] = alive[38] = 0;
     n -= 2;
     for (int b = 0; b < NB; b++) {
         uint64_t c = 0;
         char label[96];
         snprintf(label, sizeof label, "%s: %d points left", bname[b], n);
-        ok(qdrant_points_count(&c, cl[b], coll[3], NULL) == 0 && c == (uint64_t)n, label);
+        ok(qdrant_point_count(&c, cl[b], coll[3], NULL) == 0 && c == (uint64_t)n, label);
     }
     float q[DIM] = {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f};
     for (int d = 0; d < 4; d++)
@@ -497,10 +496,10 @@ static void test_aliases(void)
     query_case(1, alias, q, F_RED, 5, 0, 0, 0, 0, "through the alias");
     qdrant_alias_list *l[NB] = {NULL, NULL}, *m[NB] = {NULL, NULL};
     for (int b = 0; b < NB; b++) {
-        ok(qdrant_aliases_list(&l[b], cl[b]) == 0 && qdrant_alias_list_find(l[b], alias) &&
+        ok(qdrant_alias_list_get(&l[b], cl[b]) == 0 && qdrant_alias_list_find(l[b], alias) &&
                strcmp(qdrant_alias_list_find(l[b], alias), coll[1]) == 0,
            "alias listed, pointing at Dot");
-        ok(qdrant_collection_aliases_list(&m[b], cl[b], coll[1]) == 0, "collection aliases");
+        ok(qdrant_collection_alias_list_get(&m[b], cl[b], coll[1]) == 0, "collection aliases");
     }
     int same = qdrant_alias_list_count(m[0]) == qdrant_alias_list_count(m[1]);
     for (size_t i = 0; same && i < qdrant_alias_list_count(m[0]); i++)
@@ -511,7 +510,7 @@ static void test_aliases(void)
     for (int b = 0; b < NB; b++) {
         qdrant_alias_list_free(l[b]);
         qdrant_alias_list_free(m[b]);
-        ok(qdrant_collection_aliases_list(&m[b], cl[b], coll[0]) == 0 &&
+        ok(qdrant_collection_alias_list_get(&m[b], cl[b], coll[0]) == 0 &&
                qdrant_alias_list_count(m[b]) == 0,
            "  none left on Cosine");
         qdrant_alias_list_free(m[b]);
@@ -544,21 +543,21 @@ static void test_errors(void)
     qdrant_point_list *pl = NULL;
     qdrant_collection_info *info = NULL;
     uint64_t n = 0;
-    BOTH(qdrant_points_upsert(cl[b], coll[0], 1, &id, v, DIM + 1, NULL, NULL), QDRANT_EINVAL,
+    BOTH(qdrant_point_upsert(cl[b], coll[0], 1, &id, v, DIM + 1, NULL, NULL), QDRANT_EINVAL,
          "upsert of the wrong dimension", 1);
-    BOTH(qdrant_points_query(&pl, cl[b], coll[0], v, DIM - 1, NULL), QDRANT_EINVAL,
+    BOTH(qdrant_point_query(&pl, cl[b], coll[0], v, DIM - 1, NULL), QDRANT_EINVAL,
          "query of the wrong dimension", 1);
     BOTH(qdrant_collection_info_get(&info, cl[b], missing), QDRANT_ENOTFOUND,
          "info of an unknown collection", 1);
-    BOTH(qdrant_points_query(&pl, cl[b], missing, v, DIM, NULL), QDRANT_ENOTFOUND,
+    BOTH(qdrant_point_query(&pl, cl[b], missing, v, DIM, NULL), QDRANT_ENOTFOUND,
          "query of an unknown collection", 1);
-    BOTH(qdrant_points_upsert(cl[b], missing, 1, &id, v, DIM, NULL, NULL), QDRANT_ENOTFOUND,
+    BOTH(qdrant_point_upsert(cl[b], missing, 1, &id, v, DIM, NULL, NULL), QDRANT_ENOTFOUND,
          "upsert into an unknown collection", 1);
-    BOTH(qdrant_points_count(&n, cl[b], missing, NULL), QDRANT_ENOTFOUND,
+    BOTH(qdrant_point_count(&n, cl[b], missing, NULL), QDRANT_ENOTFOUND,
          "count of an unknown collection", 1);
-    BOTH(qdrant_points_scroll(&pl, cl[b], missing, NULL), QDRANT_ENOTFOUND,
+    BOTH(qdrant_point_scroll(&pl, cl[b], missing, NULL), QDRANT_ENOTFOUND,
          "scroll of an unknown collection", 1);
-    BOTH(qdrant_points_delete(cl[b], missing, &id, 1, NULL), QDRANT_ENOTFOUND,
+    BOTH(qdrant_point_delete(cl[b], missing, &id, 1, NULL), QDRANT_ENOTFOUND,
          "delete from an unknown collection", 1);
     BOTH(qdrant_alias_create(cl[b], "x-alias", missing), QDRANT_ENOTFOUND,
          "alias to an unknown collection", 1);
@@ -763,7 +762,7 @@ static void test_query_batch(void)
         qdrant_point_list *r[NB][5];
         int good = 1;
         for (int b = 0; b < NB; b++) {
-            int rc = qdrant_points_query_batch(r[b], cl[b], coll[d], &q[0][0], 5, DIM, o);
+            int rc = qdrant_point_query_batch(r[b], cl[b], coll[d], &q[0][0], 5, DIM, o);
             char label[160];
             snprintf(label, sizeof label, "%s %s: a batch of 5 queries", bname[b], dnames[d]);
             if (!ok(rc == 0, label)) {
@@ -774,7 +773,7 @@ static void test_query_batch(void)
             int same = 1;
             for (int i = 0; i < 5; i++) {
                 qdrant_point_list *one = NULL;
-                same &= qdrant_points_query(&one, cl[b], coll[d], q[i], DIM, &o[i]) == 0 &&
+                same &= qdrant_point_query(&one, cl[b], coll[d], q[i], DIM, &o[i]) == 0 &&
                         same_lists(r[b][i], one, NULL);
                 qdrant_point_list_free(one);
             }
@@ -802,10 +801,10 @@ static void test_query_batch(void)
     v[0][0] = v[1][1] = 1;
     int rc[NB];
     for (int b = 0; b < NB; b++)
-        rc[b] = qdrant_points_query_batch(r, cl[b], coll[0], &v[0][0], 2, DIM + 1, NULL);
+        rc[b] = qdrant_point_query_batch(r, cl[b], coll[0], &v[0][0], 2, DIM + 1, NULL);
     ok(rc[0] == rc[1] && rc[0] == QDRANT_EINVAL && !r[0] && !r[1],
        "batch with a wrong dimension: QDRANT_EINVAL on both, out untouched");
-    ok(qdrant_points_query_batch(r, cl[0], coll[0], &v[0][0], 0, DIM, NULL) == QDRANT_EINVAL,
+    ok(qdrant_point_query_batch(r, cl[0], coll[0], &v[0][0], 0, DIM, NULL) == QDRANT_EINVAL,
        "empty batch refused");
 }
 

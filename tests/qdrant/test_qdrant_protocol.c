@@ -90,7 +90,7 @@ static void test_collections_exact(void)
     is_int(qdrant_collection_exists(&ex, c, "c"), 0, "exists");
     is_int(ex, 1, "exists = 1");
     qdrant_name_list *names = NULL;
-    is_int(qdrant_collections_list(&names, c), 0, "list");
+    is_int(qdrant_collection_list_get(&names, c), 0, "list");
     is_int(qdrant_name_list_count(names), 2, "two names");
     is_str(qdrant_name_list_at(names, 1), "b c", "second name");
     ok(qdrant_name_list_contains(names, "a") && !qdrant_name_list_contains(names, "z"), "contains");
@@ -289,9 +289,9 @@ static void test_points_exact(void)
     const char *payloads[2] = {"{\"k\":1}", NULL};
     qdrant_write_options w = QDRANT_WRITE_OPTIONS_INIT;
     w.ordering = QDRANT_ORDERING_STRONG;
-    is_int(qdrant_points_upsert(c, "c", 2, ids, vec, 2, payloads, &w), 0, "upsert");
+    is_int(qdrant_point_upsert(c, "c", 2, ids, vec, 2, payloads, &w), 0, "upsert");
     qdrant_point_list *l = NULL;
-    is_int(qdrant_points_get(&l, c, "c", ids, 1, 1, 1), 0, "get");
+    is_int(qdrant_point_get(&l, c, "c", ids, 1, 1, 1), 0, "get");
     ok(qdrant_point_list_id(l, 0) && qdrant_point_list_id(l, 0)->num == UINT64_MAX, "get id");
     qdrant_point_list_free(l);
     qdrant_filter *f = NULL;
@@ -303,12 +303,12 @@ static void test_points_exact(void)
     so.offset = &off;
     so.filter = f;
     so.with_vector = 1;
-    is_int(qdrant_points_scroll(&l, c, "c", &so), 0, "scroll");
+    is_int(qdrant_point_scroll(&l, c, "c", &so), 0, "scroll");
     ok(qdrant_point_list_next_page(l) && qdrant_point_list_next_page(l)->kind == QDRANT_ID_UUID,
        "next page offset (uuid)");
     qdrant_point_list_free(l);
     uint64_t n = 0;
-    is_int(qdrant_points_count(&n, c, "c", f), 0, "count");
+    is_int(qdrant_point_count(&n, c, "c", f), 0, "count");
     ok(n == UINT64_MAX, "count above INT64_MAX exact");
     qdrant_query_options qo = QDRANT_QUERY_OPTIONS_INIT;
     qo.limit = 2;
@@ -316,13 +316,13 @@ static void test_points_exact(void)
     qo.filter = f;
     qo.use_score_threshold = 1;
     qo.score_threshold = 0.25f;
-    is_int(qdrant_points_query(&l, c, "c", vec, 2, &qo), 0, "query");
+    is_int(qdrant_point_query(&l, c, "c", vec, 2, &qo), 0, "query");
     is_int(qdrant_point_list_count(l), 2, "two hits");
     ok(qdrant_point_list_score(l, 0) == 0.9f && qdrant_point_list_id(l, 0)->num == 2,
        "first hit and score");
     qdrant_point_list_free(l);
-    is_int(qdrant_points_delete(c, "c", ids, 2, NULL), 0, "delete by ids");
-    is_int(qdrant_points_delete_by_filter(c, "c", f, NULL), 0, "delete by filter");
+    is_int(qdrant_point_delete(c, "c", ids, 2, NULL), 0, "delete by ids");
+    is_int(qdrant_point_delete_by_filter(c, "c", f, NULL), 0, "delete by filter");
     qdrant_filter_free(f);
 
     const ss_request *r = ss_req(s, 0);
@@ -367,19 +367,19 @@ static void test_points_exact(void)
     /* Local refusals: nothing is sent. */
     int before = ss_count(s);
     vec[1] = NAN;
-    is_int(qdrant_points_upsert(c, "c", 2, ids, vec, 2, NULL, NULL), QDRANT_EINVAL, "NaN refused");
+    is_int(qdrant_point_upsert(c, "c", 2, ids, vec, 2, NULL, NULL), QDRANT_EINVAL, "NaN refused");
     ok(strstr(qdrant_client_errmsg(c), "NaN") != NULL, "message says why");
     vec[1] = 1.0f;
     const char *badp[2] = {"not json", NULL};
-    is_int(qdrant_points_upsert(c, "c", 2, ids, vec, 2, badp, NULL), QDRANT_EINVAL,
+    is_int(qdrant_point_upsert(c, "c", 2, ids, vec, 2, badp, NULL), QDRANT_EINVAL,
            "bad payload refused");
-    is_int(qdrant_points_upsert(c, "", 2, ids, vec, 2, NULL, NULL), QDRANT_EINVAL, "empty name");
-    is_int(qdrant_points_upsert(c, "c", 0, ids, vec, 2, NULL, NULL), 0, "n = 0: nothing to do");
+    is_int(qdrant_point_upsert(c, "", 2, ids, vec, 2, NULL, NULL), QDRANT_EINVAL, "empty name");
+    is_int(qdrant_point_upsert(c, "c", 0, ids, vec, 2, NULL, NULL), 0, "n = 0: nothing to do");
     vec[0] = INFINITY;
-    is_int(qdrant_points_query(&l, c, "c", vec, 2, NULL), QDRANT_EINVAL, "Inf query refused");
+    is_int(qdrant_point_query(&l, c, "c", vec, 2, NULL), QDRANT_EINVAL, "Inf query refused");
     qdrant_write_options wb = QDRANT_WRITE_OPTIONS_INIT;
     wb.version = 99;
-    is_int(qdrant_points_delete(c, "c", ids, 1, &wb), QDRANT_EINVAL, "unknown options version");
+    is_int(qdrant_point_delete(c, "c", ids, 1, &wb), QDRANT_EINVAL, "unknown options version");
     is_int(ss_count(s), before, "nothing was sent for any of them");
     qdrant_client_free(c);
     ss_stop(s);
@@ -409,7 +409,7 @@ static void test_aliases_exact(void)
     is_int(qdrant_alias_rename(c, "a", "b"), 0, "rename");
     is_int(qdrant_alias_delete(c, "b"), 0, "delete");
     qdrant_alias_list *l = NULL;
-    is_int(qdrant_collection_aliases_list(&l, c, "v 2"), 0, "aliases of a collection");
+    is_int(qdrant_collection_alias_list_get(&l, c, "v 2"), 0, "aliases of a collection");
     is_int(qdrant_alias_list_count(l), 1, "one alias");
     is_str(qdrant_alias_list_alias(l, 0), "a", "alias name");
     is_str(qdrant_alias_list_find(l, "a"), "v 2", "find");
@@ -478,22 +478,22 @@ static void test_errors(void)
     ok(strstr(qdrant_client_errmsg(c), "already exists") != NULL, "409 message");
     qdrant_point_list *l = NULL;
     float v[2] = {1, 2};
-    is_int(qdrant_points_scroll(&l, c, "c", NULL), QDRANT_EINVAL, "422");
-    is_int(qdrant_points_query(&l, c, "c", v, 2, NULL), QDRANT_EINVAL, "400 wrong dimension");
+    is_int(qdrant_point_scroll(&l, c, "c", NULL), QDRANT_EINVAL, "422");
+    is_int(qdrant_point_query(&l, c, "c", v, 2, NULL), QDRANT_EINVAL, "400 wrong dimension");
     ok(strstr(qdrant_client_errmsg(c), "expected dim: 4") != NULL, "400 message");
     qdrant_point_id id = qdrant_point_id_num(1);
-    is_int(qdrant_points_upsert(c, "c", 1, &id, v, 2, NULL, NULL), QDRANT_ESERVER,
+    is_int(qdrant_point_upsert(c, "c", 1, &id, v, 2, NULL, NULL), QDRANT_ESERVER,
            "500 (not retried)");
     is_int(ss_count(s), 6, "500 was not retried");
-    is_int(qdrant_points_upsert(c, "c", 1, &id, v, 2, NULL, NULL), QDRANT_EWAITTIMEOUT,
+    is_int(qdrant_point_upsert(c, "c", 1, &id, v, 2, NULL, NULL), QDRANT_EWAITTIMEOUT,
            "200 with wait_timeout");
-    is_int(qdrant_points_upsert(c, "c", 1, &id, v, 2, NULL, NULL), QDRANT_EPROTOCOL,
+    is_int(qdrant_point_upsert(c, "c", 1, &id, v, 2, NULL, NULL), QDRANT_EPROTOCOL,
            "envelope without result");
     uint64_t n = 77;
-    is_int(qdrant_points_count(&n, c, "c", NULL), QDRANT_EPROTOCOL, "non-JSON 200");
+    is_int(qdrant_point_count(&n, c, "c", NULL), QDRANT_EPROTOCOL, "non-JSON 200");
     ok(n == 77, "out untouched on failure");
-    is_int(qdrant_points_delete(c, "c", &id, 1, NULL), QDRANT_EPROTOCOL, "unknown write status");
-    is_int(qdrant_healthz(c), QDRANT_EAUTH, "403 without body");
+    is_int(qdrant_point_delete(c, "c", &id, 1, NULL), QDRANT_EPROTOCOL, "unknown write status");
+    is_int(qdrant_health(c), QDRANT_EAUTH, "403 without body");
     is_str(qdrant_client_errmsg(c), "HTTP 403", "status as the message");
     qdrant_client_free(c);
     ss_stop(s);
@@ -522,7 +522,7 @@ static void test_retries(void)
     ss_step b[] = {{r429, SS_KEEP, 0}, {r429, SS_KEEP, 0}};
     s = ss_start(b, 2);
     c = client_for(s, "", 1, NULL);
-    is_int(qdrant_healthz(c), QDRANT_EOVERLOADED, "429 past the budget");
+    is_int(qdrant_health(c), QDRANT_EOVERLOADED, "429 past the budget");
     is_int(ss_count(s), 2, "budget of 1: two requests");
     is_int(qdrant_client_retry_after_ms(c), 1000, "retry-after kept on the handle");
     is_str(qdrant_client_errmsg(c), "Too many requests", "429 message");
@@ -533,7 +533,7 @@ static void test_retries(void)
     ss_step d[] = {{r503, SS_KEEP, 0}, {UPDATED, SS_KEEP, 0}};
     s = ss_start(d, 2);
     c = client_for(s, "", 3, NULL);
-    is_int(qdrant_points_upsert(c, "c", 1, &id, v, 2, NULL, NULL), 0, "503 then 200");
+    is_int(qdrant_point_upsert(c, "c", 1, &id, v, 2, NULL, NULL), 0, "503 then 200");
     is_int(ss_count(s), 2, "upsert resent");
     is_str(ss_req(s, 0)->body, ss_req(s, 1)->body, "the retry is byte-identical");
     is_str(ss_req(s, 0)->target, ss_req(s, 1)->target, "same target");
@@ -554,7 +554,7 @@ static void test_retries(void)
     ss_step f[] = {{"", SS_DROP, 0}, {UPDATED, SS_KEEP, 0}};
     s = ss_start(f, 2);
     c = client_for(s, "", 3, NULL);
-    is_int(qdrant_points_upsert(c, "c", 1, &id, v, 2, NULL, NULL), 0, "dropped then 200");
+    is_int(qdrant_point_upsert(c, "c", 1, &id, v, 2, NULL, NULL), 0, "dropped then 200");
     is_int(ss_count(s), 2, "upsert resent after a dropped connection");
     qdrant_client_free(c);
     ss_stop(s);
@@ -584,7 +584,7 @@ static void test_retries(void)
     o.retry_backoff_ms = 1;
     qdrant_client *dead = NULL;
     qdrant_client_new(&dead, &o);
-    is_int(qdrant_healthz(dead), QDRANT_ETRANSPORT, "connection refused");
+    is_int(qdrant_health(dead), QDRANT_ETRANSPORT, "connection refused");
     ok(qdrant_client_errmsg(dead)[0] != '\0', "transport message");
     qdrant_client_free(dead);
 }
@@ -606,7 +606,7 @@ static void test_query_batch_exact(void)
     qo[1].offset = 1;
     qo[1].with_vector = 1;
     qdrant_point_list *l[2] = {NULL, NULL};
-    is_int(qdrant_points_query_batch(l, c, "c", &v[0][0], 2, 2, qo), 0, "batch of 2");
+    is_int(qdrant_point_query_batch(l, c, "c", &v[0][0], 2, 2, qo), 0, "batch of 2");
     is_int(qdrant_point_list_count(l[0]), 1, "first answer: 1 point");
     ok(qdrant_point_list_score(l[0], 0) == 0.5f, "its score");
     is_int(qdrant_point_list_count(l[1]), 0, "second answer: none");
@@ -620,10 +620,10 @@ static void test_query_batch_exact(void)
            "exact batch body");
     /* a reply with the wrong number of answers is a protocol error, out untouched */
     l[0] = l[1] = NULL;
-    is_int(qdrant_points_query_batch(l, c, "c", &v[0][0], 2, 2, NULL), QDRANT_EPROTOCOL,
+    is_int(qdrant_point_query_batch(l, c, "c", &v[0][0], 2, 2, NULL), QDRANT_EPROTOCOL,
            "1 answer for 2 queries: QDRANT_EPROTOCOL");
     ok(!l[0] && !l[1], "out untouched");
-    is_int(qdrant_points_query_batch(l, c, "c", &v[0][0], 0, 2, NULL), QDRANT_EINVAL,
+    is_int(qdrant_point_query_batch(l, c, "c", &v[0][0], 0, 2, NULL), QDRANT_EINVAL,
            "an empty batch is refused before sending");
     is_int(ss_count(s), 2, "nothing sent for it");
     qdrant_client_free(c);
@@ -633,7 +633,7 @@ static void test_query_batch_exact(void)
     ss_step b[] = {{bare404, SS_KEEP, 0}, {search2, SS_KEEP, 0}};
     s = ss_start(b, 2);
     c = client_for(s, "", 0, NULL);
-    is_int(qdrant_points_query_batch(l, c, "c", &v[0][0], 2, 2, NULL), 0, "batch, old server");
+    is_int(qdrant_point_query_batch(l, c, "c", &v[0][0], 2, 2, NULL), 0, "batch, old server");
     is_int(qdrant_point_list_count(l[0]), 1, "bare-array answer decoded");
     qdrant_point_list_free(l[0]);
     qdrant_point_list_free(l[1]);
@@ -659,12 +659,12 @@ static void test_query_fallback(void)
     qdrant_query_options qo = QDRANT_QUERY_OPTIONS_INIT;
     qo.limit = 3;
     qdrant_point_list *l = NULL;
-    is_int(qdrant_points_query(&l, c, "c", v, 3, &qo), 0, "query against a pre-1.10 server");
+    is_int(qdrant_point_query(&l, c, "c", v, 3, &qo), 0, "query against a pre-1.10 server");
     is_int(qdrant_point_list_count(l), 1, "bare-array search result decoded");
     ok(qdrant_point_list_score(l, 0) == 0.125f, "score");
     is_str(qdrant_point_list_payload(l, 0), "{\"t\":\"x\"}", "payload");
     qdrant_point_list_free(l);
-    is_int(qdrant_points_query(&l, c, "c", v, 3, &qo), 0, "second query");
+    is_int(qdrant_point_query(&l, c, "c", v, 3, &qo), 0, "second query");
     qdrant_point_list_free(l);
     is_str(ss_req(s, 0)->target, "/collections/c/points/query", "tried /points/query first");
     is_str(ss_req(s, 1)->target, "/collections/c/points/search", "fell back to /points/search");
@@ -680,7 +680,7 @@ static void test_query_fallback(void)
     ss_step b[] = {{NOT_FOUND_COLL, SS_KEEP, 0}};
     s = ss_start(b, 1);
     c = client_for(s, "", 0, NULL);
-    is_int(qdrant_points_query(&l, c, "c", v, 3, NULL), QDRANT_ENOTFOUND, "unknown collection");
+    is_int(qdrant_point_query(&l, c, "c", v, 3, NULL), QDRANT_ENOTFOUND, "unknown collection");
     is_int(ss_count(s), 1, "no fallback");
     qdrant_client_free(c);
     ss_stop(s);
@@ -697,7 +697,7 @@ static void test_query_fallback(void)
     is_str(qdrant_server_info_commit(si), "abc", "commit");
     is_str(qdrant_server_info_title(si), "qdrant - vector search engine", "title");
     qdrant_server_info_free(si);
-    is_int(qdrant_points_query(&l, c, "c", v, 3, NULL), 0, "query after GET / said 1.9.7");
+    is_int(qdrant_point_query(&l, c, "c", v, 3, NULL), 0, "query after GET / said 1.9.7");
     qdrant_point_list_free(l);
     is_str(ss_req(s, 0)->target, "/", "GET /");
     is_str(ss_req(s, 1)->target, "/collections/c/points/search", "straight to /points/search");
@@ -764,8 +764,8 @@ static void test_client_options(void)
     o.log = log_fn;
     o.retry_backoff_ms = 1;
     is_int(qdrant_client_new(&c, &o), 0, "client with prefix, key, agent, log");
-    is_int(qdrant_healthz(c), 0, "healthz");
-    is_int(qdrant_readyz(c), 0, "readyz after a 429");
+    is_int(qdrant_health(c), 0, "healthz");
+    is_int(qdrant_ready(c), 0, "readyz after a 429");
     is_str(ss_req(s, 0)->target, "/prefix/healthz", "path prefix kept, trailing / dropped");
     is_str(ss_req(s, 2)->target, "/prefix/readyz", "readyz path");
     char h[64];

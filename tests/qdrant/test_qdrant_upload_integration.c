@@ -1,4 +1,4 @@
-/* qdrant_points_upload against Qdrant (QDRANT_TEST_URL) or the loopback test server. */
+/* qdrant_point_upload against Qdrant (QDRANT_TEST_URL) or the loopback test server. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +54,7 @@ static void upload_through_proxy(qdrant_client *direct, const char *url, const c
     o.progress = on_progress;
     o.progress_userdata = &last;
     qdrant_upload_result *r = NULL;
-    int rc = qdrant_points_upload(&r, pc, name, PF, pids, pv, PDIM, NULL, &o);
+    int rc = qdrant_point_upload(&r, pc, name, PF, pids, pv, PDIM, NULL, &o);
     snprintf(what, sizeof what, "seed %d, %s: upload of %d points succeeds", seed, rates, PF);
     is_int(rc, 0, what);
     if (rc)
@@ -62,7 +62,7 @@ static void upload_through_proxy(qdrant_client *direct, const char *url, const c
     is_int(qdrant_upload_result_failed_count(r), 0, "none failed");
     qdrant_upload_result_free(r);
     uint64_t count = 0;
-    is_int(qdrant_points_count(&count, direct, name, NULL), 0, "count");
+    is_int(qdrant_point_count(&count, direct, name, NULL), 0, "count");
     is_int(count, PF, "every point stored");
     long n503 = ts_proxy_stat(px, "503"), drops = ts_proxy_stat(px, "drop"),
          after = ts_proxy_stat(px, "drop_after"), fwd = ts_proxy_stat(px, "forwarded");
@@ -103,7 +103,7 @@ static void upload_exhausts_retries(qdrant_client *direct, const char *url)
     o.retry_backoff_ms = 1;
     o.retry_max_backoff_ms = 5;
     qdrant_upload_result *r = NULL;
-    int rc = qdrant_points_upload(&r, pc, name, 300, pids, pv, PDIM, NULL, &o);
+    int rc = qdrant_point_upload(&r, pc, name, 300, pids, pv, PDIM, NULL, &o);
     is_int(rc, QDRANT_ESERVER, "the error code is the 503's");
     diag("%s", qdrant_client_errmsg(pc));
     ok(strstr(qdrant_client_errmsg(pc), "300 of 300 points were not stored") &&
@@ -153,24 +153,23 @@ int main(void)
     o.progress = on_progress;
     o.progress_userdata = &last;
     qdrant_upload_result *r = NULL;
-    is_int(qdrant_points_upload(&r, c, name, N, ids, v, DIM, payloads, &o), 0,
-           "upload 3000 points");
+    is_int(qdrant_point_upload(&r, c, name, N, ids, v, DIM, payloads, &o), 0, "upload 3000 points");
     is_int(qdrant_upload_result_failed_count(r), 0, "none failed");
     qdrant_upload_result_free(r);
     is_int(last.points_done, N, "progress reached the total");
     is_int(last.batches_done, (N + 127) / 128, "every batch reported");
     uint64_t count = 0;
-    is_int(qdrant_points_count(&count, c, name, NULL), 0, "count");
+    is_int(qdrant_point_count(&count, c, name, NULL), 0, "count");
     is_int(count, N, "the collection holds exactly the uploaded points");
     /* Uploading again (idempotent) does not duplicate. */
-    is_int(qdrant_points_upload(NULL, c, name, N, ids, v, DIM, payloads, &o), 0, "upload again");
-    qdrant_points_count(&count, c, name, NULL);
+    is_int(qdrant_point_upload(NULL, c, name, N, ids, v, DIM, payloads, &o), 0, "upload again");
+    qdrant_point_count(&count, c, name, NULL);
     is_int(count, N, "still exactly N points");
     /* A point's own vector finds it first under Dot among nearby points is not guaranteed; use
      * get to check the stored payload and vector round-trip exactly. */
     qdrant_point_list *got = NULL;
     qdrant_point_id one = ids[1234];
-    is_int(qdrant_points_get(&got, c, name, &one, 1, 1, 1), 0, "get one");
+    is_int(qdrant_point_get(&got, c, name, &one, 1, 1, 1), 0, "get one");
     if (got && qdrant_point_list_count(got) == 1) {
         is_str(qdrant_point_list_payload(got, 0), "{\"doc\":\"d123\",\"n\":1234}",
                "payload stored");
@@ -188,7 +187,7 @@ int main(void)
     /* Wrong dimension: every point reported failed, with the server's reason. */
     static float wrong[10 * (DIM + 1)];
     r = NULL;
-    int rc = qdrant_points_upload(&r, c, name, 10, ids, wrong, DIM + 1, NULL, &o);
+    int rc = qdrant_point_upload(&r, c, name, 10, ids, wrong, DIM + 1, NULL, &o);
     ok(rc == QDRANT_EINVAL, "wrong dimension refused by the server");
     is_int(qdrant_upload_result_failed_count(r), 10, "all 10 points reported");
     diag("%s", qdrant_upload_result_failed_message(r, 0));

@@ -1,4 +1,4 @@
-/* qdrant_points_upload against a scripted server: batching, body-size splitting, retries,
+/* qdrant_point_upload against a scripted server: batching, body-size splitting, retries,
  * exact failure reporting, progress and stop, and bad input that sends nothing. */
 #include <math.h>
 #include <stdio.h>
@@ -88,7 +88,7 @@ static void per_batch_retries(void)
     o.progress = on_progress;
     o.progress_userdata = &pl;
     qdrant_upload_result *r = NULL;
-    is_int(qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o), 0,
+    is_int(qdrant_point_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o), 0,
            "two batches, six 503s between them: stored");
     is_int(qdrant_upload_result_failed_count(r), 0, "nothing failed");
     is_int(ss_count(s), 8, "2 batches + 6 retries");
@@ -105,7 +105,7 @@ static void per_batch_retries(void)
     o.batch_points = N;
     o.max_retries = 3;
     r = NULL;
-    is_int(qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o), 0,
+    is_int(qdrant_point_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o), 0,
            "one batch: 503, 503, 503, 200 with max_retries 3: stored");
     is_int(qdrant_upload_result_failed_count(r), 0, "nothing failed");
     is_int(ss_count(s), 4, "4 requests");
@@ -134,7 +134,7 @@ static void late_503_retried(void)
     o.parallel = 2;
     o.retry_backoff_ms = 1;
     qdrant_upload_result *r = NULL;
-    int rc = qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o);
+    int rc = qdrant_point_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o);
     is_int(rc, 0, "a late 503 is retried");
     if (rc)
         diag("%s", qdrant_client_errmsg(c));
@@ -161,7 +161,7 @@ static void exhausted_names_cause(void)
     o.max_retries = 1;
     o.retry_backoff_ms = 1;
     qdrant_upload_result *r = NULL;
-    int rc = qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o);
+    int rc = qdrant_point_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o);
     is_int(rc, QDRANT_ESERVER, "the 503's error code, not ESTOPPED");
     is_int(ss_count(s), 4, "each batch sent twice (max_retries 1)");
     is_int(qdrant_upload_result_failed_count(r), 5, "one batch of 5 failed");
@@ -184,7 +184,7 @@ static void exhausted_names_cause(void)
     c = client_for(s);
     o.batch_points = N;
     r = NULL;
-    rc = qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o);
+    rc = qdrant_point_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o);
     is_int(rc, QDRANT_ETRANSPORT, "dropped connections: ETRANSPORT");
     const char *first = strstr(qdrant_client_errmsg(c), "first: ");
     ok(qdrant_upload_result_failed_message(r, 0)[0] != '\0' && first && first[7] != '\0' &&
@@ -206,7 +206,7 @@ static void retry_after_honoured(void)
     o.batch_points = N;
     o.retry_backoff_ms = 1;
     long t0 = now_ms();
-    is_int(qdrant_points_upload(NULL, c, "col", N, ids, vecs, DIM, payloads, &o), 0,
+    is_int(qdrant_point_upload(NULL, c, "col", N, ids, vecs, DIM, payloads, &o), 0,
            "503 with Retry-After: 1, then 200");
     long took = now_ms() - t0;
     ok(took >= 950, "the retry waited for Retry-After");
@@ -239,7 +239,7 @@ int main(void)
     o.progress = on_progress;
     o.progress_userdata = &pl;
     qdrant_upload_result *r = NULL;
-    int rc = qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o);
+    int rc = qdrant_point_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &o);
     is_int(rc, QDRANT_EINVAL, "the 400'd batch's error is returned");
     is_int(ss_count(s), 4, "three batches, one retried");
     is_str(ss_req(s, 0)->method, "PUT", "PUT");
@@ -279,7 +279,7 @@ int main(void)
     qdrant_upload_options small = o;
     /* find the size of one point's JSON to set a limit of ~3 points */
     r = NULL;
-    rc = qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &small);
+    rc = qdrant_point_upload(&r, c, "col", N, ids, vecs, DIM, payloads, &small);
     is_int(rc, 0, "split upload succeeds");
     ok(r && qdrant_upload_result_failed_count(r) == 0, "empty result on success");
     qdrant_upload_result_free(r);
@@ -308,7 +308,7 @@ int main(void)
     o.retry_backoff_ms = 5;
     o.wait = 0;
     o.ordering = QDRANT_ORDERING_STRONG;
-    rc = qdrant_points_upload(NULL, c, "col", N, ids, vecs, DIM, NULL, &o);
+    rc = qdrant_point_upload(NULL, c, "col", N, ids, vecs, DIM, NULL, &o);
     is_int(rc, 0, "parallel upload succeeds (result not wanted)");
     is_int(ss_count(s), 6, "5 batches + 1 retry");
     is_int(ss_connections(s), 3, "three connections in parallel");
@@ -328,7 +328,7 @@ int main(void)
     o.progress = on_progress;
     o.progress_userdata = &pl;
     r = NULL;
-    rc = qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, NULL, &o);
+    rc = qdrant_point_upload(&r, c, "col", N, ids, vecs, DIM, NULL, &o);
     is_int(rc, QDRANT_ESTOPPED, "stopped");
     is_int(ss_count(s), 2, "no request after the stop");
     is_int(qdrant_upload_result_failed_count(r), 6, "the 6 unsent points are reported");
@@ -338,24 +338,24 @@ int main(void)
     /* Bad input: nothing is sent. */
     vecs[7 * DIM + 3] = NAN;
     r = NULL;
-    rc = qdrant_points_upload(&r, c, "col", N, ids, vecs, DIM, NULL, NULL);
+    rc = qdrant_point_upload(&r, c, "col", N, ids, vecs, DIM, NULL, NULL);
     is_int(rc, QDRANT_EINVAL, "NaN refused");
     ok(strstr(qdrant_client_errmsg(c), "point 7") != NULL, "message names the point");
     ok(r == NULL, "no result when nothing was attempted");
     vecs[7 * DIM + 3] = 1.0f;
     payloads[2] = "[1,2]";
-    is_int(qdrant_points_upload(NULL, c, "col", N, ids, vecs, DIM, payloads, NULL), QDRANT_EINVAL,
+    is_int(qdrant_point_upload(NULL, c, "col", N, ids, vecs, DIM, payloads, NULL), QDRANT_EINVAL,
            "non-object payload refused");
     payloads[2] = NULL;
     ids[3].kind = 7;
-    is_int(qdrant_points_upload(NULL, c, "col", N, ids, vecs, DIM, NULL, NULL), QDRANT_EINVAL,
+    is_int(qdrant_point_upload(NULL, c, "col", N, ids, vecs, DIM, NULL, NULL), QDRANT_EINVAL,
            "invalid id refused");
     ids[3] = qdrant_point_id_num(1003);
     o.parallel = 0;
-    is_int(qdrant_points_upload(NULL, c, "col", N, ids, vecs, DIM, NULL, &o), QDRANT_EINVAL,
+    is_int(qdrant_point_upload(NULL, c, "col", N, ids, vecs, DIM, NULL, &o), QDRANT_EINVAL,
            "parallel 0 refused");
     is_int(ss_count(s), 2, "nothing more was sent");
-    is_int(qdrant_points_upload(NULL, c, "col", 0, NULL, NULL, DIM, NULL, NULL), 0,
+    is_int(qdrant_point_upload(NULL, c, "col", 0, NULL, NULL, DIM, NULL, NULL), 0,
            "zero points: nothing to do");
     qdrant_client_free(c);
     ss_stop(s);

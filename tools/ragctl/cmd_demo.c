@@ -165,7 +165,7 @@ int cmd_demo(tool_settings *st, int argc, char **argv)
     rp_collection_name(want, sizeof want, st->prefix, index, 1);
     qdrant_alias_list *al = NULL;
     const char *target = NULL;
-    if (qdrant_aliases_list(&al, c.q) == QDRANT_OK)
+    if (qdrant_alias_list_get(&al, c.q) == QDRANT_OK)
         target = qdrant_alias_list_find(al, alias);
     failures += demo_check(target && strcmp(target, want) == 0, "the alias points at v1");
     qdrant_alias_list_free(al);
@@ -178,7 +178,7 @@ int cmd_demo(tool_settings *st, int argc, char **argv)
     if (rp_embed_batch(c.emb, &v, q, 1) == RP_OK) {
         qdrant_query_options qo = QDRANT_QUERY_OPTIONS_INIT;
         qo.limit = 3;
-        if (qdrant_points_query(&hits, c.q, alias, v, rp_embedder_dim(c.emb), &qo) == QDRANT_OK) {
+        if (qdrant_point_query(&hits, c.q, alias, v, rp_embedder_dim(c.emb), &qo) == QDRANT_OK) {
             for (size_t i = 0; i < qdrant_point_list_count(hits); i++) {
                 json_object *o = json_tokener_parse(qdrant_point_list_payload(hits, i)), *ci, *ver;
                 int vv =

@@ -108,7 +108,7 @@ int cmd_history(tool_settings *st, int argc, char **argv)
     char alias[256], live[256] = "";
     snprintf(alias, sizeof alias, "%s_%s_active", st->prefix, index);
     qdrant_alias_list *al = NULL;
-    int qrc = qdrant_aliases_list(&al, c.q);
+    int qrc = qdrant_alias_list_get(&al, c.q);
     if (qrc) {
         fprintf(stderr, "ragctl: reading the aliases: %s (%s)\n", qdrant_strerror(qrc),
                 qdrant_client_errmsg(c.q));
@@ -243,7 +243,7 @@ int cmd_query(tool_settings *st, int argc, char **argv)
     qdrant_query_options qo = QDRANT_QUERY_OPTIONS_INIT;
     qo.limit = (uint32_t)k;
     qdrant_point_list *hits = NULL;
-    int qrc = qdrant_points_query(&hits, c.q, alias, v, rp_embedder_dim(c.emb), &qo);
+    int qrc = qdrant_point_query(&hits, c.q, alias, v, rp_embedder_dim(c.emb), &qo);
     free(v);
     if (qrc) {
         fprintf(stderr, "ragctl: query %s: %s (%s)\n", alias, qdrant_strerror(qrc),
