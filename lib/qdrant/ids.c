@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef QD_HAVE_FMT_F32
 #include "fmt_float.h"
-#endif
 
 QDRANT_API qdrant_point_id qdrant_point_id_num(uint64_t num)
 {
@@ -200,27 +198,21 @@ int qd_put_double(rc_buf *b, double v)
     return put_num(b, 17, v);
 }
 
-/* The one place floats become text: rc_fmt_f32 (shortest round-trip) when the shared layer has
- * it, else %.9g (always round-trips, sometimes longer). */
+/* The one place floats become text: rc_fmt_f32, the shortest text that reads back the same. */
 int qd_put_f32(rc_buf *b, float v)
 {
     if (!isfinite(v))
         return -2;
-#ifdef QD_HAVE_FMT_F32
     if (rc_buf_reserve(b, RC_FMT_F32_MAX + 1) < 0)
         return -1;
     size_t n = rc_fmt_f32(b->data + b->len, v);
     b->len += n;
     b->data[b->len] = '\0';
     return 0;
-#else
-    return put_num(b, 9, (double)v);
-#endif
 }
 
 int qd_put_vector(rc_buf *b, const float *v, size_t dim, size_t *bad)
 {
-#ifdef QD_HAVE_FMT_F32
     /* The hot loop of every upsert body: reserve once, then format straight into the buffer
      * (no per-float bounds check, call or terminator), checking for NaN and infinities on the
      * way; the buffer is left as it was when there is one. */
@@ -240,7 +232,6 @@ int qd_put_vector(rc_buf *b, const float *v, size_t dim, size_t *bad)
     b->len += n + 2;
     b->data[b->len] = '\0';
     return 0;
-#endif
     if (rc_buf_putc(b, '[') < 0)
         return -1;
     for (size_t i = 0; i < dim; i++) {
