@@ -1,9 +1,11 @@
-/* Whole reads and writes at an offset (internal, header-only), for the files the libraries keep
- * records in (the embedding cache, the local store's vector segments). */
+/* Whole reads and writes at an offset, and making a directory's entries durable (internal,
+ * header-only), for the files the libraries keep records in (the embedding cache, the local
+ * store, the pipeline's state). */
 #ifndef RC_FILEIO_H
 #define RC_FILEIO_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,6 +43,19 @@ static inline int rc_pwrite_full(int fd, const void *buf, size_t n, uint64_t off
         put += (size_t)r;
     }
     return 0;
+}
+
+/* fsync()s the directory dir, so that names created, renamed or removed in it survive a power
+ * loss: 0, or -1 (errno set). */
+static inline int rc_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd), e = errno;
+    close(fd);
+    errno = e;
+    return rc;
 }
 
 #endif

@@ -2,6 +2,8 @@
  * driftq_message accessors. No I/O here: the stream loop is in consume.c. */
 #include "message.h"
 
+#include "hex.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,14 +116,6 @@ static void ws(cur *c)
         c->p++;
 }
 
-static int hexval(char ch)
-{
-    return ch >= '0' && ch <= '9'   ? ch - '0'
-           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                    : -1;
-}
-
 /* Reads a JSON string at c->p into out (unescaped, UTF-8). 0, 1 (not handled), -2 (nomem). */
 static int fstr(cur *c, rc_buf *out)
 {
@@ -179,7 +173,7 @@ static int fstr(cur *c, rc_buf *out)
                 return 1;
             unsigned u = 0;
             for (int i = 0; i < 4; i++) {
-                int h = hexval(c->p[i]);
+                int h = rc_hexval(c->p[i]);
                 if (h < 0)
                     return 1;
                 u = u * 16 + (unsigned)h;

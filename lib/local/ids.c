@@ -1,6 +1,8 @@
 /* Local mode: point ids (Qdrant's ExtendedPointId) and their keys in the database. */
 #include "store_int.h"
 
+#include "hex.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -20,42 +22,6 @@ int ls_id_cmp(const ls_id *a, const ls_id *b)
     if (a->kind == LS_ID_NUM)
         return a->num < b->num ? -1 : a->num > b->num;
     return memcmp(a->uuid, b->uuid, 16);
-}
-
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* 32 hex digits, with hyphens allowed only at the canonical places when hyphenated. */
-static int parse_hex_uuid(unsigned char out[16], const char *s, size_t len)
-{
-    int hyph = len == 36;
-    if (len != 32 && len != 36)
-        return -1;
-    size_t k = 0;
-    for (size_t i = 0; i < len;) {
-        if (hyph && (i == 8 || i == 13 || i == 18 || i == 23)) {
-            if (s[i] != '-')
-                return -1;
-            i++;
-            continue;
-        }
-        if (i + 1 >= len)
-            return -1;
-        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-        if (hi < 0 || lo < 0 || k >= 16)
-            return -1;
-        out[k++] = (unsigned char)(hi << 4 | lo);
-        i += 2;
-    }
-    return k == 16 ? 0 : -1;
 }
 
 int ls_id_parse(ls_id *out, const char *s, size_t len)
@@ -91,7 +57,7 @@ int ls_id_parse(ls_id *out, const char *s, size_t len)
         p += 9;
         n -= 9;
     }
-    if (parse_hex_uuid(id.uuid, p, n) != 0)
+    if (rc_uuid_parse(id.uuid, p, n, 1) != 0)
         return LS_EINVAL;
     id.kind = LS_ID_UUID;
     *out = id;

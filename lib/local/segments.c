@@ -105,12 +105,8 @@ static int seg_open(ls_store *s, lcoll *c, int64_t gen, int create, int *out)
     if (create) {
         /* the new name reaches the disk too: the commit that refers to it fdatasyncs only the
          * file, and a power loss must not take the file away from under durable rows */
-        int dfd = -1;
-        if (rc_pwrite_full(fd, want, SEG_HDR, 0) ||
-            (dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) != 0)
+        if (rc_pwrite_full(fd, want, SEG_HDR, 0) || rc_fsync_dir(s->dir) != 0)
             r = ls_seterr(s, LS_EIO, "%s: %s", path, strerror(errno));
-        if (dfd >= 0)
-            close(dfd);
     } else if (pread(fd, have, SEG_HDR, 0) != SEG_HDR || memcmp(have, want, SEG_HDR) != 0) {
         r = ls_seterr(s, LS_ECORRUPT, "%s is not the vector segment of collection `%s`", path,
                       c->name);

@@ -2,6 +2,8 @@
  * store's design (on disk, change tracking, the cache): store_int.h. */
 #include "store_int.h"
 
+#include "fileio.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -236,11 +238,7 @@ static int write_marker(const char *dir, char *errbuf, size_t errcap)
         unlink(tmp);
         return openerr(errbuf, errcap, ls_errno_code(e), "cannot write %s: %s", path, strerror(e));
     }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    rc_fsync_dir(dir); /* best effort: the marker is rewritten by the next opener if lost */
     return 0;
 }
 

@@ -1,6 +1,8 @@
 /* Error names, name validation, MurmurHash3_x64_128 and atomic file replacement. */
 #include "internal.h"
 
+#include "fileio.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -287,12 +289,7 @@ int rp_fsync_dir_of(const char *path)
         memcpy(dir, path, n);
         dir[n] = 0;
     }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
+    return rc_fsync_dir(dir);
 }
 
 int rp_atomic_write(const char *path, const char *data, size_t len, char *err, size_t errlen)

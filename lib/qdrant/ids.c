@@ -1,6 +1,8 @@
 /* libqdrantc: point ids, and writing ids and floats as JSON. */
 #include "internal.h"
 
+#include "hex.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,38 +17,6 @@ QDRANT_API qdrant_point_id qdrant_point_id_num(uint64_t num)
     id.kind = QDRANT_ID_NUM;
     id.num = num;
     return id;
-}
-
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-static int parse_uuid(unsigned char out[16], const char *s, size_t len)
-{
-    if (len != 36)
-        return -1;
-    int k = 0;
-    for (size_t i = 0; i < 36;) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return -1;
-            i++;
-            continue;
-        }
-        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-        if (hi < 0 || lo < 0 || i + 1 == 8 || i + 1 == 13 || i + 1 == 18 || i + 1 == 23)
-            return -1;
-        out[k++] = (unsigned char)(hi << 4 | lo);
-        i += 2;
-    }
-    return k == 16 ? 0 : -1;
 }
 
 static int parse_u64(uint64_t *out, const char *s, size_t len)
@@ -73,7 +43,7 @@ QDRANT_API int qdrant_point_id_parse(qdrant_point_id *out, const char *text)
     size_t len = strlen(text);
     qdrant_point_id id;
     memset(&id, 0, sizeof id);
-    if (len == 36 && parse_uuid(id.uuid, text, len) == 0) {
+    if (len == 36 && rc_uuid_parse(id.uuid, text, len, 0) == 0) {
         id.kind = QDRANT_ID_UUID;
     } else if (parse_u64(&id.num, text, len) == 0) {
         id.kind = QDRANT_ID_NUM;
@@ -92,15 +62,7 @@ QDRANT_API int qdrant_point_id_format(char *out, size_t cap, const qdrant_point_
     if (id->kind == QDRANT_ID_NUM) {
         snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)id->num);
     } else if (id->kind == QDRANT_ID_UUID) {
-        static const char hex[] = "0123456789abcdef";
-        char *p = tmp;
-        for (int i = 0; i < 16; i++) {
-            if (i == 4 || i == 6 || i == 8 || i == 10)
-                *p++ = '-';
-            *p++ = hex[id->uuid[i] >> 4];
-            *p++ = hex[id->uuid[i] & 15];
-        }
-        *p = '\0';
+        rc_uuid_format(tmp, id->uuid);
     } else {
         return QDRANT_EINVAL;
     }
@@ -152,7 +114,7 @@ int qd_decode_id(qdrant_point_id *out, json_object *v)
         id.num = u;
     } else if (json_object_is_type(v, json_type_string)) {
         const char *s = json_object_get_string(v);
-        if (parse_uuid(id.uuid, s, (size_t)json_object_get_string_len(v)) != 0)
+        if (rc_uuid_parse(id.uuid, s, (size_t)json_object_get_string_len(v), 0) != 0)
             return QDRANT_EPROTOCOL;
         id.kind = QDRANT_ID_UUID;
     } else {

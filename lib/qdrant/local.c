@@ -7,6 +7,7 @@
  * situation, keeping the engine's (Qdrant's) message on the handle. The only file of libqdrantc
  * that includes lib/local's header. */
 #include "finite.h"
+#include "hex.h"
 #include "backend.h"
 #include "lstore.h"
 
@@ -17,17 +18,6 @@
 #include <unistd.h>
 
 /* ---- URL selection ---- */
-
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
 
 /* file:// URLs (no host but localhost, no query or fragment) and absolute or ./ ../ paths; the
  * target is the directory, made absolute. */
@@ -62,7 +52,7 @@ static int ql_parse_url(char **dir, const char *url)
     }
     for (const char *p = path; *p; p++) {
         if (file_url && *p == '%') {
-            int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+            int hi = rc_hexval(p[1]), lo = hi < 0 ? -1 : rc_hexval(p[2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(d);
                 return QDRANT_EINVAL;
