@@ -14,11 +14,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "ndjson.h"
-
-int rp_state_with_run_(rp_state *s, const char *run_id,
-                       int (*fn)(rp_state *, json_object *, void *), void *ud);
-int rp_state_load_run_(rp_state *s, json_object **out, const char *run_id);
-char *rp_state_errbuf_(rp_state *s, size_t *cap);
+#include "state_int.h"
 
 #define WBUF (1u << 20) /* the writer's buffer */
 
@@ -296,12 +292,10 @@ int rp_artifact_commit(rp_artifact_writer *w, const char *params_json, char *out
     }
     rp_hasher_hex(&w->h, hash);
     rec_args a = {w, params, phash, hash};
-    rc = rp_state_with_run_(w->s, w->run_id, do_record, &a);
+    rc = rp_state_with_run(w->s, w->run_id, do_record, &a);
     json_object_put(params);
-    if (rc) {
-        size_t cap;
-        return rp_err(w->err, sizeof w->err, rc, "%s", rp_state_errbuf_(w->s, &cap));
-    }
+    if (rc)
+        return rp_err(w->err, sizeof w->err, rc, "%s", w->s->err);
     if (out_hash)
         memcpy(out_hash, hash, RP_HASH_HEX);
     return RP_OK;
@@ -342,7 +336,7 @@ int rp_artifact_valid(rp_state *s, const char *run_id, const char *name, const c
     if (rc)
         return rc;
     json_object *run = NULL, *arts, *a, *h, *ph, *by;
-    if ((rc = rp_state_load_run_(s, &run, run_id)))
+    if ((rc = rp_state_load_run(s, &run, run_id)))
         return rc == RP_ENOTFOUND ? 0 : rc;
     int valid = 0;
     char path[PATH_MAX];

@@ -366,28 +366,6 @@ static int read_run_or_err(json_object **out, rp_state *s, const char *run_id, c
     return rp_err(err, errlen, rc ? rc : RP_ENOTFOUND, "%s", rp_state_errmsg(s));
 }
 
-/* The state of an index's version in its history, -1 when not recorded (or unreadable). */
-static int version_state(rp_state *s, const char *index, int version)
-{
-    char *text = NULL;
-    if (rp_index_read(s, &text, index) != RP_OK)
-        return -1;
-    json_object *o = json_tokener_parse(text), *vs;
-    free(text);
-    int st = -1;
-    if (o && json_object_object_get_ex(o, "versions", &vs))
-        for (size_t i = 0; i < json_object_array_length(vs); i++) {
-            json_object *e = json_object_array_get_idx(vs, i), *n, *v;
-            if (json_object_object_get_ex(e, "version", &n) && json_object_get_int(n) == version &&
-                json_object_object_get_ex(e, "state", &v))
-                for (int k = 0; k < 4; k++)
-                    if (!strcmp(json_object_get_string(v), rp_vstate_name(k)))
-                        st = k;
-        }
-    json_object_put(o);
-    return st;
-}
-
 static int run_prepare(rp_state *s, const char *run_id, const rp_build_config *cfg, char *err,
                        size_t errlen);
 static int run_steps(rp_state *s, const char *run_id, const rp_build_config *cfg, char *err,
@@ -420,7 +398,7 @@ static int run_prepare(rp_state *s, const char *run_id, const rp_build_config *c
         return rrc;
     int version = run_version(run), rc = RP_OK;
     json_object_put(run);
-    int vs = version > 0 ? version_state(s, cfg->index, version) : -1;
+    int vs = version > 0 ? rp_version_state(s, cfg->index, version) : -1;
     if (vs == RP_V_PROMOTED || vs == RP_V_ROLLED_BACK)
         return rp_err(
             err, errlen, RP_ESTATE,
@@ -561,7 +539,7 @@ int rp_build_replay(rp_state *s, char *out_run, size_t cap, const char *run_id, 
         return rrc;
     int version = run_version(run);
     json_object_put(run);
-    int vstate = version > 0 ? version_state(s, cfg->index, version) : -1;
+    int vstate = version > 0 ? rp_version_state(s, cfg->index, version) : -1;
     if (vstate == RP_V_PROMOTED || vstate == RP_V_ROLLED_BACK) {
         /* A promoted version is never written again: the replay is a new run building a new
          * version, starting from what this run finished before `from`. */

@@ -280,19 +280,10 @@ int rp_q_create(qdrant_client *q, const char *collection, size_t dim, const char
         if (!unsure(qrc) && !(qrc == QDRANT_ECONFLICT && attempt > 0))
             return qrc;
         /* Did it happen? Ours (this run's metadata) when it did. */
-        qdrant_collection_info *info = NULL;
-        int irc = qdrant_collection_info_get(&info, q, collection);
-        if (irc == QDRANT_OK) {
-            const char *m = qdrant_collection_info_metadata(info);
-            json_object *o = m ? json_tokener_parse(m) : NULL;
-            const char *r = o ? str_of(o, "ragkit_run_id") : NULL;
-            int mine = r && !strcmp(r, run_id);
-            json_object_put(o);
-            qdrant_collection_info_free(info);
-            return mine ? QDRANT_OK : QDRANT_ECONFLICT;
-        }
-        if (irc != QDRANT_ENOTFOUND && !unsure(irc))
-            return qrc;
+        rp_owner o; /* (a failed look is asked again, like the create) */
+        if (rp_owner_read(&o, q, collection, NULL, NULL, 0, NULL, 0) == RP_OK &&
+            o.state != RP_OWN_ABSENT)
+            return !strcmp(o.run_id, run_id) ? QDRANT_OK : QDRANT_ECONFLICT;
         pause_ms(attempt);
     }
     return qrc;

@@ -30,14 +30,7 @@ static int alias_holder_ours(rp_state *s, const rp_build_config *cfg, const char
         rp_owner_read(&o, cfg->qdrant, holder, rp_state_deployment(s), cfg->index, v, err, errlen);
     if (rc)
         return rc;
-    char *text = NULL;
-    int known = 0;
-    if (o.state == RP_OWN_LEGACY && rp_index_read(s, &text, cfg->index) == RP_OK) {
-        char pat[64];
-        snprintf(pat, sizeof pat, "\"version\": %d,", v);
-        known = strstr(text, pat) != NULL;
-    }
-    free(text);
+    int known = o.state == RP_OWN_LEGACY && rp_version_state(s, cfg->index, v) >= 0;
     if (o.state == RP_OWN_MINE || o.state == RP_OWN_ABSENT || known ||
         (o.state == RP_OWN_LEGACY && qdrant_client_is_local(cfg->qdrant)))
         return RP_OK;

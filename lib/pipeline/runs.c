@@ -258,26 +258,11 @@ int rp_run_read(rp_state *s, char **out, const char *run_id)
     return rc ? rc : rp_state_read_text_(s, out, path, K_RUN);
 }
 
-/* Internal to artifact.c: with_run for artifacts. */
-int rp_state_with_run_(rp_state *s, const char *run_id,
-                       int (*fn)(rp_state *, json_object *, void *), void *ud);
-int rp_state_with_run_(rp_state *s, const char *run_id,
-                       int (*fn)(rp_state *, json_object *, void *), void *ud)
-{
-    return rp_state_with_run(s, run_id, fn, ud);
-}
-int rp_state_load_run_(rp_state *s, json_object **out, const char *run_id);
-int rp_state_load_run_(rp_state *s, json_object **out, const char *run_id)
+int rp_state_load_run(rp_state *s, json_object **out, const char *run_id)
 {
     char path[4200];
     int rc = rp_state_path_(s, path, sizeof path, "runs", run_id, "run.json");
     return rc ? rc : rp_state_load_(s, out, path, K_RUN);
-}
-char *rp_state_errbuf_(rp_state *s, size_t *cap);
-char *rp_state_errbuf_(rp_state *s, size_t *cap)
-{
-    *cap = sizeof s->err;
-    return s->err;
 }
 
 /* ---- a new run taking over an earlier run's finished steps ---- */

@@ -51,5 +51,7 @@ json_object *rp_run_find_step_(json_object *run, const char *name, size_t *idx);
 /* Locks, loads the run, calls fn, stamps updated_ms, saves, unlocks. */
 typedef int (*rp_run_fn)(rp_state *s, json_object *run, void *ud);
 int rp_state_with_run(rp_state *s, const char *run_id, rp_run_fn fn, void *ud);
+/* A run's record, checked (rp_state_load_ of runs/<run_id>/run.json). */
+int rp_state_load_run(rp_state *s, json_object **out, const char *run_id);
 
 #endif

@@ -63,5 +63,7 @@ typedef struct rp_vrec {
  * active one. */
 int rp_read_versions(rp_state *s, const char *index, rp_vrec **out, size_t *n, int *active,
                      char *err, size_t errlen);
+/* The state (RP_V_*) of one version in the index's history; -1 when not recorded or unreadable. */
+int rp_version_state(rp_state *s, const char *index, int version);
 
 #endif

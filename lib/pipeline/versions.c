@@ -47,6 +47,20 @@ int rp_read_versions(rp_state *s, const char *index, rp_vrec **out, size_t *n, i
     return RP_OK;
 }
 
+int rp_version_state(rp_state *s, const char *index, int version)
+{
+    rp_vrec *vs = NULL;
+    size_t n = 0;
+    int active = 0, st = -1;
+    if (rp_read_versions(s, index, &vs, &n, &active, NULL, 0) != RP_OK)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (vs[i].version == version)
+            st = vs[i].state;
+    free(vs);
+    return st;
+}
+
 int rp_history_repair(rp_state *s, qdrant_client *q, const char *prefix, const char *index,
                       size_t *changes, char *aside, size_t asidecap, char *err, size_t errlen)
 {
