@@ -4,6 +4,7 @@
  * (a damaged file is RP_ECORRUPT and never rewritten), rp_run_create on a full disk and
  * rp_run_inherit. Processes are synchronised with pipes, never with sleeps. */
 #include "pipeline.h"
+#include "state_json.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -81,50 +82,6 @@ static int exists(const char *path)
 static int has(const char *hay, const char *needle)
 {
     return hay && needle && strstr(hay, needle) != NULL;
-}
-
-static json_object *jparse(const char *t)
-{
-    return t ? json_tokener_parse(t) : NULL;
-}
-
-/* Dotted path with array indexes ("steps.1.status"): the value's text, "null" for a JSON null,
- * NULL when the path does not exist. */
-static const char *jget(json_object *j, const char *path)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    json_object *cur = j;
-    for (char *tok = strtok(buf, "."); tok && cur; tok = strtok(NULL, ".")) {
-        if (json_object_is_type(cur, json_type_array)) {
-            if ((size_t)atoi(tok) >= json_object_array_length(cur))
-                return NULL;
-            cur = json_object_array_get_idx(cur, (size_t)atoi(tok));
-        } else if (!json_object_object_get_ex(cur, tok, &cur)) {
-            return NULL;
-        }
-    }
-    return cur ? json_object_get_string(cur) : "null";
-}
-
-static json_object *read_run(rp_state *s, const char *id)
-{
-    char *t = NULL;
-    if (rp_run_read(s, &t, id))
-        return NULL;
-    json_object *j = jparse(t);
-    free(t);
-    return j;
-}
-
-static json_object *read_index(rp_state *s, const char *index)
-{
-    char *t = NULL;
-    if (rp_index_read(s, &t, index))
-        return NULL;
-    json_object *j = jparse(t);
-    free(t);
-    return j;
 }
 
 /* Waits for a child; its exit status, or -1 when it did not exit normally. */

@@ -3,6 +3,7 @@
  * params checks for replay reuse). */
 #include "pipeline.h"
 #include "buf.h"
+#include "state_json.h"
 #include "tap.h"
 
 #include <json-c/json.h>
@@ -13,31 +14,6 @@
 #include <unistd.h>
 
 static char dir[64];
-
-static json_object *read_run(rp_state *s, const char *id)
-{
-    char *t = NULL;
-    if (rp_run_read(s, &t, id))
-        return NULL;
-    json_object *j = json_tokener_parse(t);
-    free(t);
-    return j;
-}
-
-static const char *jget(json_object *j, const char *path)
-{
-    /* dotted path with array indexes: "steps.1.status" */
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    json_object *cur = j;
-    for (char *tok = strtok(buf, "."); tok && cur; tok = strtok(NULL, ".")) {
-        if (json_object_is_type(cur, json_type_array))
-            cur = json_object_array_get_idx(cur, (size_t)atoi(tok));
-        else if (!json_object_object_get_ex(cur, tok, &cur))
-            return NULL;
-    }
-    return cur ? json_object_get_string(cur) : "null";
-}
 
 static void test_runs(rp_state *s)
 {
